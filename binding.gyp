@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "clocktower",
+      "sources": [
+        "native/addon.cc",
+        "native/ntp_time_binding.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "NODE_ADDON_API_CPP_EXCEPTIONS"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-O2"],
+      "conditions": [
+        ["OS==\"linux\"", {
+          "sources": [
+            "native/clock.cc",
+            "native/timestamps.cc",
+            "native/udp_endpoint.cc"
+          ],
+          "defines": ["CLOCKTOWER_LINUX=1"]
+        }],
+        ["target_arch==\"arm\"", {
+          "defines": ["_TIME_BITS=64", "_FILE_OFFSET_BITS=64"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,37 @@
+// Kernel packet timestamps: enabling them on a socket and reading them from
+// control messages, for both the 64-bit time_t layouts and the old 32-bit
+// ones (armhf, qemu-user). Linux only.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+
+namespace ct {
+
+// Which clock stamped a packet; stored in each record, mirrored in
+// src/native/udp.ts (StampSource).
+enum StampSource : uint8_t {
+  kStampUser = 0,     // clock_gettime right after the syscall returned
+  kStampKernelUs = 1, // SO_TIMESTAMP (microseconds)
+  kStampKernelNs = 2, // SO_TIMESTAMPNS
+  kStampKernelTx = 3, // SO_TIMESTAMPING software TX stamp (error queue)
+};
+
+// Turns on RX stamps, nanoseconds first, microseconds if the kernel (or an
+// emulator) refuses; returns the source that will stamp received packets.
+StampSource EnableRxStamps(int fd);
+// Socket-wide SO_TIMESTAMPING reporting options with OPT_ID, so that sends
+// which ask for a TX stamp (per-send cmsg, see AppendTxStampRequest) are
+// numbered by the kernel in order. False when refused.
+bool EnableTxStampIds(int fd);
+// Writes a per-send SO_TIMESTAMPING request into a control buffer; returns
+// the bytes used (CMSG_SPACE). Unstamped sends leave the ID counter alone.
+size_t AppendTxStampRequest(uint8_t* buf, size_t cap);
+// Finds an RX stamp in a received message's control data.
+bool ParseRxStamp(const struct msghdr* msg, int64_t* ns, StampSource* source);
+// Reads one error-queue message: a TX stamp with its OPT_ID key. Returns 1
+// for a stamp, 0 for another error-queue message, -1 when empty (errno set).
+int ReadTxStamp(int fd, uint32_t* id, int64_t* ns);
+
+}  // namespace ct

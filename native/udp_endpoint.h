@@ -1,0 +1,91 @@
+// A UDP endpoint on the env's libuv loop: kernel RX/TX timestamps, batched
+// receive into a JS-owned slab of flat records, single and batched send.
+// Linux only.
+#pragma once
+
+#include <napi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "timestamps.h"
+
+namespace ct {
+
+// Record layout in the RX slab; mirrored by src/native/udp.ts (RECORD).
+namespace rec {
+constexpr size_t kLen = 0;        // u32 datagram bytes held in the slot
+constexpr size_t kFlags = 4;      // u32 bit 0: truncated
+constexpr size_t kRxNs = 8;       // i64 RX time, Unix ns
+constexpr size_t kPeerAddr = 16;  // 16 bytes (IPv4 in the first 4)
+constexpr size_t kPeerPort = 32;  // u16
+constexpr size_t kFamily = 34;    // u8 4 or 6
+constexpr size_t kSource = 35;    // u8 StampSource
+constexpr size_t kScopeId = 36;   // u32
+constexpr size_t kIfIndex = 40;   // u32 receiving interface (0 unknown)
+constexpr size_t kLocalAddr = 44; // 16 bytes: the address the datagram was sent to
+constexpr size_t kHeader = 64;
+constexpr uint32_t kFlagTruncated = 1;
+}  // namespace rec
+
+// TX stamp records: u32 id, u8 source, 3 pad, i64 ns.
+constexpr size_t kTxRecord = 16;
+
+class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit UdpEndpoint(const Napi::CallbackInfo& info);
+  ~UdpEndpoint() override;
+
+ private:
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value SendBatch(const Napi::CallbackInfo& info);
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetRef(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnCleanup(void* arg);
+  void DrainRx();
+  void DrainErrQueue();
+  void CallJs(Napi::FunctionReference& fn, uint32_t count);
+  void ShutDown();
+  bool ResolvePeer(const Napi::Value& addr, uint32_t port, sockaddr_storage* ss, socklen_t* len);
+
+  Napi::Env env_;
+  int fd_ = -1;
+  int epfd_ = -1;
+  int family_ = AF_INET;
+  uv_poll_t* poll_ = nullptr;
+  bool closed_ = false;
+  bool hooked_ = false;  // env cleanup hook registered
+  StampSource rx_source_ = kStampUser;
+  bool tx_stamps_ = false;
+  uint32_t next_tx_id_ = 0;
+
+  // Receive side: the slab is a JS ArrayBuffer so records stay readable
+  // from JS with no copy; the headers below are preallocated once.
+  Napi::Reference<Napi::ArrayBuffer> rx_slab_ref_;
+  Napi::Reference<Napi::ArrayBuffer> tx_slab_ref_;
+  uint8_t* rx_slab_ = nullptr;
+  uint8_t* tx_slab_ = nullptr;
+  size_t slots_ = 0;
+  size_t stride_ = 0;
+  size_t tx_slots_ = 0;
+  std::vector<struct mmsghdr> rx_msgs_;
+  std::vector<struct iovec> rx_iovs_;
+  std::vector<sockaddr_storage> rx_addrs_;
+  std::vector<uint8_t> rx_ctrl_;
+  // Send side scratch, grown on demand and reused.
+  std::vector<struct mmsghdr> tx_msgs_;
+  std::vector<struct iovec> tx_iovs_;
+  std::vector<sockaddr_storage> tx_addrs_;
+
+  Napi::FunctionReference on_rx_;
+  Napi::FunctionReference on_tx_;
+};
+
+}  // namespace ct

@@ -1,0 +1,59 @@
+// The command line: one module per subcommand, each built on the library.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { packageRoot } from '../native/binding.js';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<Command>> = {};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function help(): Promise<string> {
+  const lines = [
+    `clocktower ${version()} — a time server for LANs whose boards have no real-time clock`,
+    '',
+    'usage: clocktower <command> [options]',
+    '',
+    'commands:',
+  ];
+  for (const [name, load] of Object.entries(commands)) {
+    const c = await load();
+    lines.push(`  ${name.padEnd(14)}${c.summary}`);
+  }
+  lines.push(`  ${'help'.padEnd(14)}this text`, `  ${'version'.padEnd(14)}print the version`);
+  return lines.join('\n');
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(await help());
+    return 0;
+  }
+  if (name === 'version' || name === '--version') {
+    console.log(version());
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`clocktower: unknown command ${JSON.stringify(name)}\n`);
+    console.error(await help());
+    return 2;
+  }
+  const cmd = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(cmd.usage);
+    return 0;
+  }
+  return cmd.run(rest);
+}

@@ -1,0 +1,87 @@
+// Loads the addon: a prebuild from prebuilds/<platform>-<arch>/ when one
+// matches, else build/Release (node-gyp-build decides). The shapes below are
+// what native/*.cc export; callers go through the validated wrappers in this
+// folder, never through `binding` directly.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TimexState {
+  state: number;
+  status: number;
+  offsetNs: number;
+  freqScaled: number;
+  maxErrorUs: number;
+  estErrorUs: number;
+  constant: number;
+  precisionUs: number;
+  toleranceScaled: number;
+  tickUs: number;
+  tai: number;
+  timeNs: bigint;
+}
+
+export interface TimexWrite {
+  modes: number;
+  offset?: number;
+  freq?: number;
+  maxerror?: number;
+  esterror?: number;
+  status?: number;
+  constant?: number;
+  timeSec?: bigint;
+  timeNsec?: number;
+}
+
+export interface NativeUdpOptions {
+  family: 4 | 6;
+  address: string;
+  port: number;
+  slots: number;
+  maxDatagram: number;
+  txSlots: number;
+  reusePort: boolean;
+  ipv6Only: boolean;
+}
+
+export interface NativeUdpEndpoint {
+  readonly rxSlab: ArrayBuffer;
+  readonly txSlab: ArrayBuffer;
+  readonly stride: number;
+  readonly rxStampSource: number;
+  readonly txStamps: boolean;
+  send(data: Uint8Array, port: number, address: string, txStamp: boolean): number;
+  sendBatch(data: Uint8Array, lengths: Uint32Array, ports: Uint16Array, addresses: string[]): number;
+  localAddress(): { address: string; port: number; family: 4 | 6 };
+  close(): void;
+  setRef(ref: boolean): void;
+}
+
+export interface NativeBinding {
+  unixNsToNtp64(unixNs: bigint): bigint;
+  ntp64ToUnixNs(ntp: bigint, pivotNs: bigint): bigint;
+  durationNsToNtp64(ns: bigint): bigint;
+  ntp64ToDurationNs(v: bigint): bigint;
+  nsToNtpShort(ns: bigint): number;
+  ntpShortToNs(v: number): bigint;
+  unixNsToNtp64Batch(input: BigInt64Array, output: BigUint64Array): void;
+  ntp64ToUnixNsBatch(input: BigUint64Array, output: BigInt64Array, pivotNs: bigint): void;
+  clockRealtimeNs(): bigint;
+  clockMonotonicRawNs(): bigint;
+  adjtimexRead(): TimexState;
+  adjtimexWrite(w: TimexWrite): TimexState;
+  adjtimexConstants: Record<string, number>;
+  UdpEndpoint: new (
+    opts: NativeUdpOptions,
+    onRx: (count: number) => void,
+    onTx: (count: number) => void,
+  ) => NativeUdpEndpoint;
+}
+
+/** The package root: this file sits at src/native/ or dist/native/. */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const require = createRequire(import.meta.url);
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const binding = load(packageRoot) as NativeBinding;

@@ -1,0 +1,174 @@
+// The addon's UDP endpoint over real loopback sockets: kernel RX and TX
+// stamps bracketed by user-space clock reads, batching, errors, close paths.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { realtimeNs } from '../../src/native/clock.js';
+import { StampSource, UdpEndpoint, type Datagram, formatAddress } from '../../src/native/udp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function collector(): { got: Datagram[]; batches: number[]; ep: (addr: string, opts?: object) => UdpEndpoint } {
+  const got: Datagram[] = [];
+  const batches: number[] = [];
+  return {
+    got,
+    batches,
+    ep: (address, opts = {}) =>
+      new UdpEndpoint({ address, ...opts }, {
+        onBatch: (b) => {
+          batches.push(b.count);
+          for (let i = 0; i < b.count; i++) got.push(b.copy(i));
+        },
+      }),
+  };
+}
+
+for (const host of ['127.0.0.1', '::1']) {
+  test(`${host}: kernel RX stamp lies between user clock reads around send and receive; TX stamp read back`, async () => {
+    const rx = collector();
+    const server = rx.ep(host);
+    const txStamps = new Map<number, bigint>();
+    const client = new UdpEndpoint({ address: host }, { onTxStamp: (id, ns) => txStamps.set(id, ns) });
+    try {
+      assert.is(server.rxStampSource, StampSource.KernelNs);
+      assert.ok(client.txStamps, 'kernel accepts SO_TIMESTAMPING with OPT_ID');
+      const before = realtimeNs();
+      const id = client.send(Uint8Array.of(1, 2, 3, 4), server.address().port, host, { txStamp: true });
+      assert.is(id, 0, 'first stamped send has id 0');
+      await waitFor('datagram', () => rx.got.length === 1);
+      const after = realtimeNs();
+      const d = rx.got[0]!;
+      assert.equal([...d.data], [1, 2, 3, 4]);
+      assert.is(d.source, StampSource.KernelNs);
+      assert.ok(d.rxNs >= before && d.rxNs <= after, `rx ${d.rxNs} within [${before}, ${after}]`);
+      assert.is(d.peer.address, host);
+      assert.is(d.peer.port, client.address().port);
+      assert.is(d.truncated, false);
+      assert.ok(d.ifIndex > 0, 'IP_PKTINFO reports the loopback interface');
+      await waitFor('TX stamp', () => txStamps.has(0));
+      const tx = txStamps.get(0)!;
+      assert.ok(tx >= before && tx <= d.rxNs, `tx ${tx} within [${before}, rx ${d.rxNs}]`);
+      assert.is(client.send(Uint8Array.of(5), server.address().port, host), -1, 'unstamped send has no id');
+      assert.is(client.send(Uint8Array.of(6), server.address().port, host, { txStamp: true }), 1, 'ids count stamped sends only');
+      await waitFor('second TX stamp', () => txStamps.has(1));
+    } finally {
+      server.close();
+      client.close();
+    }
+  });
+}
+
+test('a batch of 64 datagrams arrives as one batch of 64 records with distinct stamps', async () => {
+  const rx = collector();
+  const server = rx.ep('127.0.0.1', { slots: 64 });
+  const client = new UdpEndpoint({ address: '127.0.0.1' });
+  try {
+    const dgrams = Array.from({ length: 64 }, (_, i) => Uint8Array.of(i, i ^ 0xff, 7));
+    assert.is(client.sendMany(dgrams, server.address().port, '127.0.0.1'), 64);
+    await waitFor('64 datagrams', () => rx.got.length === 64);
+    assert.equal(rx.batches, [64]);
+    assert.equal(rx.got.map((d) => d.data[0]), dgrams.map((_, i) => i));
+    assert.is(new Set(rx.got.map((d) => d.rxNs)).size, 64, 'distinct RX stamps');
+    for (let i = 1; i < 64; i++) assert.ok(rx.got[i]!.rxNs > rx.got[i - 1]!.rxNs, 'stamps increase in arrival order');
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+test('a datagram longer than the slot arrives flagged truncated', async () => {
+  const rx = collector();
+  const server = rx.ep('127.0.0.1', { maxDatagram: 48 });
+  const client = new UdpEndpoint({ address: '127.0.0.1' });
+  try {
+    client.send(new Uint8Array(100).fill(9), server.address().port, '127.0.0.1');
+    await waitFor('datagram', () => rx.got.length === 1);
+    assert.is(rx.got[0]!.truncated, true);
+    assert.is(rx.got[0]!.data.length, 48);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+test('errors carry errno codes: EADDRINUSE, EADDRNOTAVAIL; bad arguments are TypeErrors', () => {
+  const a = new UdpEndpoint({ address: '127.0.0.1' });
+  try {
+    const port = a.address().port;
+    const e = (() => { try { new UdpEndpoint({ address: '127.0.0.1', port }); } catch (err) { return err as NodeJS.ErrnoException; } })();
+    assert.is(e?.code, 'EADDRINUSE');
+    assert.is(e?.syscall, 'bind');
+    const e2 = (() => { try { new UdpEndpoint({ address: '192.0.2.1' }); } catch (err) { return err as NodeJS.ErrnoException; } })();
+    assert.is(e2?.code, 'EADDRNOTAVAIL');
+    assert.throws(() => new UdpEndpoint({ address: 'localhost' }), /not an IP address/);
+    assert.throws(() => new UdpEndpoint({ address: '127.0.0.1', port: 70000 }), /port/);
+    assert.throws(() => a.send(Uint8Array.of(1), 1, '::1'), /IPv6/);
+    assert.throws(() => a.send([1] as unknown as Uint8Array, 1, '127.0.0.1'), /Uint8Array/);
+  } finally {
+    a.close();
+  }
+  assert.throws(() => a.send(Uint8Array.of(1), 9, '127.0.0.1'));
+});
+
+test('close with datagrams pending, inside the receive callback, and twice', async () => {
+  const client = new UdpEndpoint({ address: '127.0.0.1' });
+  const pending = new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: () => assert.unreachable('closed before the loop ran') });
+  client.sendMany([Uint8Array.of(1), Uint8Array.of(2)], pending.address().port, '127.0.0.1');
+  pending.close();
+  pending.close();
+  let seen = 0;
+  const inner: UdpEndpoint = new UdpEndpoint({ address: '127.0.0.1', slots: 1 }, {
+    onBatch: () => {
+      seen++;
+      inner.close();
+    },
+  });
+  client.sendMany([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)], inner.address().port, '127.0.0.1');
+  await waitFor('first datagram', () => seen === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(seen, 1, 'nothing delivered after close');
+  assert.ok(inner.closed);
+  client.close();
+});
+
+test('a worker thread receives on its own loop and exits with its endpoint open', async () => {
+  const entry = pathToFileURL(path.join(here, 'fixtures', 'udp-worker.ts')).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(boot, { eval: true });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const client = new UdpEndpoint({ address: '127.0.0.1' });
+  const done = new Promise<unknown>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  client.send(Uint8Array.of(42), port, '127.0.0.1');
+  assert.equal(await done, { byte: 42, kernel: true });
+  const code = await new Promise((r) => worker.once('exit', r));
+  assert.is(code, 0);
+  client.close();
+});
+
+test('a process exits cleanly with an unref\'d endpoint open and one still open at exit()', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'udp-exit.ts')], { encoding: 'utf8', timeout: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout.trim(), 'bound');
+});
+
+test('IPv6 formatting compresses the longest zero run (RFC 5952)', () => {
+  const v6 = (s: number[]) => formatAddress(Uint8Array.from(s));
+  assert.is(v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), '::1');
+  assert.is(v6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), 'fe80::1');
+  assert.is(v6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]), '2001:db8:0:1::1');
+  assert.is(v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), '::');
+});
+
+test.run();
