@@ -1,0 +1,219 @@
+// The NTP client core: sources -> clock filter -> selection -> discipline.
+// Methods take monotonic time (for timers) and cooked node time (for
+// timestamps) and return actions; the daemon and the simulator carry them
+// out. Also keeps the system variables a server advertises (RFC 5905 §11.2.3:
+// stratum, root delay/dispersion, refid, reference time, leap).
+import type { ClockCommand } from '../clock/driver.js';
+import type { KeyRing } from '../ntp/auth.js';
+import { Leap } from '../ntp/packet.js';
+import { MAX_STRATUM, type ResponseReject, type ServerState } from '../ntp/wire.js';
+import type { Rng } from '../util/rng.js';
+import { Discipline, type DisciplineOptions } from './discipline.js';
+import { selectSources, type Candidate } from './select.js';
+import { Source, type SourceConfig } from './source.js';
+
+export type SyncEvent =
+  | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number }
+  | { kind: 'reject'; sourceId: string; reason: ResponseReject['reason']; detail?: string }
+  | { kind: 'demobilize'; sourceId: string; why: string }
+  | { kind: 'step'; offsetNs: bigint }
+  | { kind: 'system-peer'; sourceId: string | null };
+
+export type SyncAction =
+  | { type: 'send'; sourceId: string; address: string; port: number; bytes: Uint8Array }
+  | { type: 'clock'; cmd: ClockCommand }
+  | { type: 'timer'; atMonoNs: bigint }
+  | { type: 'event'; event: SyncEvent };
+
+export interface SyncClientOptions extends DisciplineOptions {
+  keys?: KeyRing;
+  /** Local clock precision, log2 s (default -20, about 1 µs). */
+  localPrecisionLog2?: number;
+  /** refid to advertise when a source is an IPv6 host or not an address (default: from the address). */
+  refIdOf?: (address: string) => number;
+}
+
+/** ntpd's poll-adjust rule (RFC 5905 §11.3): counts toward a longer or shorter poll. */
+const POLL_LIMIT = 30;
+const POLL_GATE = 4;
+
+export class SyncClient {
+  readonly #sources = new Map<string, Source>();
+  readonly #discipline: Discipline;
+  readonly #keys: KeyRing;
+  readonly #precision: number;
+  readonly #refIdOf: (address: string) => number;
+  #systemPeer: string | null = null;
+  #system: ServerState | null = null;
+  #pollCounter = 0;
+  #pollLog2 = 0;
+  #jitterNs = 0;
+  lastOffsetNs: bigint | null = null;
+
+  constructor(o: SyncClientOptions = {}) {
+    this.#discipline = new Discipline(o);
+    this.#keys = o.keys ?? new Map();
+    this.#precision = o.localPrecisionLog2 ?? -20;
+    this.#refIdOf = o.refIdOf ?? (() => 0);
+  }
+
+  get discipline(): Discipline {
+    return this.#discipline;
+  }
+  get systemPeer(): string | null {
+    return this.#systemPeer;
+  }
+  get jitterNs(): number {
+    return this.#jitterNs;
+  }
+  sources(): Source[] {
+    return [...this.#sources.values()];
+  }
+  source(id: string): Source | undefined {
+    return this.#sources.get(id);
+  }
+
+  addSource(cfg: SourceConfig, monoNs: bigint): SyncAction[] {
+    if (this.#sources.has(cfg.id)) throw new Error(`source ${cfg.id} exists`);
+    this.#sources.set(cfg.id, new Source(cfg, monoNs));
+    return [{ type: 'timer', atMonoNs: monoNs }];
+  }
+
+  removeSource(id: string): SyncAction[] {
+    this.#sources.delete(id);
+    if (this.#systemPeer === id) return this.#reselect(null);
+    return [];
+  }
+
+  /** Sends the requests that are due; returns them and the next wake-up. */
+  onTimer(monoNs: bigint, rng: Rng): SyncAction[] {
+    const actions: SyncAction[] = [];
+    for (const s of this.#sources.values()) {
+      const bytes = s.poll(monoNs, rng, this.#keys);
+      if (bytes) actions.push({ type: 'send', sourceId: s.cfg.id, address: s.cfg.address, port: s.cfg.port, bytes });
+    }
+    const next = this.nextWakeMonoNs();
+    if (next !== null) actions.push({ type: 'timer', atMonoNs: next });
+    return actions;
+  }
+
+  nextWakeMonoNs(): bigint | null {
+    let next: bigint | null = null;
+    for (const s of this.#sources.values()) {
+      if (!s.demobilized && (next === null || s.nextPollMonoNs < next)) next = s.nextPollMonoNs;
+    }
+    return next;
+  }
+
+  /** The request to `sourceId` left at t1Ns (cooked node time; a kernel TX stamp when there is one). */
+  onSent(sourceId: string, t1Ns: bigint): void {
+    this.#sources.get(sourceId)?.sent(t1Ns);
+  }
+
+  /** A datagram from a source's address; t4Ns is its RX stamp in cooked node time. */
+  onResponse(sourceId: string, bytes: Uint8Array, t4Ns: bigint, monoNs: bigint): SyncAction[] {
+    const s = this.#sources.get(sourceId);
+    if (!s) return [];
+    const { result, output } = s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys);
+    const actions: SyncAction[] = [];
+    if (!result.ok) {
+      const detail = 'detail' in result ? String(result.detail) : 'code' in result ? result.code : undefined;
+      actions.push({ type: 'event', event: { kind: 'reject', sourceId, reason: result.reason, ...(detail ? { detail } : {}) } });
+      if (s.demobilized) {
+        actions.push({ type: 'event', event: { kind: 'demobilize', sourceId, why: s.demobilized } });
+        if (this.#systemPeer === sourceId) actions.push(...this.#reselect(null));
+      }
+      return actions;
+    }
+    actions.push({ type: 'event', event: { kind: 'sample', sourceId, offsetNs: result.sample.offsetNs, delayNs: result.sample.delayNs } });
+    if (output) actions.push(...this.#update(t4Ns));
+    const next = this.nextWakeMonoNs();
+    if (next !== null) actions.push({ type: 'timer', atMonoNs: next });
+    return actions;
+  }
+
+  #reselect(peer: string | null): SyncAction[] {
+    if (peer === this.#systemPeer) return [];
+    this.#systemPeer = peer;
+    if (peer === null) this.#system = null;
+    return [{ type: 'event', event: { kind: 'system-peer', sourceId: peer } }];
+  }
+
+  /** Selection and the clock update (RFC 5905 §11.2, §11.3). */
+  #update(nowNs: bigint): SyncAction[] {
+    const usable = [...this.#sources.values()].filter((s) => s.last && s.reachable && !s.demobilized);
+    if (usable.length === 0) return [];
+    // Offsets relative to the largest one keep doubles precise even when a
+    // 1970 board looks at a 2026 server (1.8e18 ns).
+    const base = usable[0]!.last!.offsetNs;
+    const cands: Candidate[] = usable.map((s) => ({
+      id: s.cfg.id,
+      offsetNs: Number(s.last!.offsetNs - base),
+      rootDistanceNs: s.rootDistanceNs(nowNs),
+      jitterNs: s.last!.jitterNs,
+      stratum: s.last!.stratum,
+    }));
+    const sel = selectSources(cands);
+    const actions: SyncAction[] = [];
+    if (!sel) return this.#reselect(null);
+    actions.push(...this.#reselect(sel.systemPeer));
+    const peer = this.#sources.get(sel.systemPeer)!;
+    const offsetNs = base + BigInt(Math.round(sel.offsetNs));
+    const distance = peer.rootDistanceNs(nowNs);
+    const result = this.#discipline.update({ offsetNs, localNs: nowNs, errorNs: distance, leap: peer.last!.leap });
+    this.lastOffsetNs = offsetNs;
+    this.#jitterNs = Math.sqrt(sel.jitterNs ** 2 + peer.last!.jitterNs ** 2);
+    for (const s of this.#sources.values()) s.filter.correct(result.phaseNs, result.freqDeltaPpm, nowNs);
+    for (const s of this.#sources.values()) {
+      if (s.last) s.last.offsetNs -= result.phaseNs;
+    }
+    if (result.stepped) actions.push({ type: 'event', event: { kind: 'step', offsetNs: result.phaseNs } });
+    for (const cmd of result.commands) actions.push({ type: 'clock', cmd });
+    const l = peer.last!;
+    const refTime = result.stepped ? nowNs + result.phaseNs : nowNs;
+    this.#system = {
+      leap: l.leap === Leap.Unsynchronised ? Leap.None : l.leap,
+      stratum: Math.min(MAX_STRATUM, l.stratum + 1),
+      precisionLog2: this.#precision,
+      refId: this.#refIdOf(peer.cfg.address),
+      referenceNs: refTime,
+      rootDelayNs: l.rootDelayNs + l.delayNs,
+      // RFC 5905 A.5.5.1 (clock_update): peer root dispersion + dispersion + jitter + |offset|.
+      rootDispersionNs: l.rootDispersionNs + l.dispersionNs + this.#jitterNs + (result.stepped ? 0 : Math.abs(Number(offsetNs))),
+    };
+    this.#adjustPoll(result.stepped ? Infinity : Math.abs(Number(offsetNs)));
+    return actions;
+  }
+
+  /**
+   * ntpd's rule (RFC 5905 A.5.5.2 poll_update): offsets well inside the
+   * jitter lengthen the system poll, larger ones shorten it; each source
+   * polls at the system poll clamped to its own minpoll..maxpoll.
+   */
+  #adjustPoll(absOffsetNs: number): void {
+    const gate = POLL_GATE * Math.max(this.#jitterNs, 2 ** this.#precision * 1e9);
+    if (absOffsetNs < gate) {
+      this.#pollCounter += this.#pollLog2;
+      if (this.#pollCounter > POLL_LIMIT) {
+        this.#pollCounter = 0;
+        this.#pollLog2++;
+      }
+    } else {
+      this.#pollCounter -= 2 * this.#pollLog2;
+      if (this.#pollCounter < -POLL_LIMIT) {
+        this.#pollCounter = 0;
+        this.#pollLog2--;
+      }
+    }
+    const srcs = [...this.#sources.values()];
+    this.#pollLog2 = Math.max(Math.min(...srcs.map((s) => s.cfg.minPollLog2)), Math.min(Math.max(...srcs.map((s) => s.cfg.maxPollLog2)), this.#pollLog2));
+    for (const s of srcs) {
+      if (s.burstLeft === 0) s.pollLog2 = Math.max(s.pollFloorLog2, Math.min(s.cfg.maxPollLog2, this.#pollLog2));
+    }
+  }
+
+  /** What this node says as a server while synchronised to its sources; null when it is not. */
+  serverState(): ServerState | null {
+    return this.#system;
+  }
+}

@@ -1,0 +1,162 @@
+// One association with an NTP server (RFC 5905 §9, §13): its poll interval,
+// burst, reachability register, outstanding request, filter and KoD state.
+// Pure: the caller passes monotonic time for scheduling and node time for
+// timestamps.
+import type { KeyRing } from '../ntp/auth.js';
+import { buildRequest, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
+import type { Rng } from '../util/rng.js';
+import { ClockFilter, type FilterOutput } from './filter.js';
+
+export interface SourceConfig {
+  id: string;
+  address: string;
+  port: number;
+  /** log2 s; defaults 6 and 10 as ntpd and chrony. */
+  minPollLog2?: number;
+  maxPollLog2?: number;
+  /** Send a burst of requests at start and after unreachability (ntpd's iburst). */
+  iburst?: boolean;
+  keyId?: number | null;
+  version?: number;
+}
+
+/** Requests in an initial burst, and their spacing (ntpd: 8 at 2 s; we use fewer, faster). */
+export const BURST_COUNT = 4;
+export const BURST_SPACING_NS = 1_000_000_000n;
+/** A request not answered by this long after sending is lost (it is superseded by the next poll anyway). */
+export const RESPONSE_TIMEOUT_NS = 4_000_000_000n;
+
+export class Source {
+  readonly cfg: Required<Omit<SourceConfig, 'keyId'>> & { keyId: number | null };
+  pollLog2: number;
+  /** RFC 5905 §9.2 reach: one bit per poll, 1 when answered. */
+  reach = 0;
+  readonly filter = new ClockFilter();
+  outstanding: (Outstanding & { sentMonoNs: bigint; t1Known: boolean }) | null = null;
+  lastTransmitTs: bigint | null = null;
+  nextPollMonoNs: bigint;
+  burstLeft: number;
+  demobilized: string | null = null;
+  /** Raised by RATE kisses: the poll never drops below it again. */
+  pollFloorLog2: number;
+  /** The newest filter output, with the sample fields selection needs. */
+  last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null = null;
+  readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0 };
+
+  constructor(cfg: SourceConfig, monoNs: bigint) {
+    this.cfg = {
+      id: cfg.id,
+      address: cfg.address,
+      port: cfg.port,
+      minPollLog2: cfg.minPollLog2 ?? 6,
+      maxPollLog2: cfg.maxPollLog2 ?? 10,
+      iburst: cfg.iburst ?? false,
+      keyId: cfg.keyId ?? null,
+      version: cfg.version ?? 4,
+    };
+    if (this.cfg.minPollLog2 > this.cfg.maxPollLog2) throw new RangeError(`source ${cfg.id}: minpoll > maxpoll`);
+    this.pollLog2 = this.cfg.minPollLog2;
+    this.pollFloorLog2 = this.cfg.minPollLog2;
+    this.burstLeft = this.cfg.iburst ? BURST_COUNT : 1;
+    this.nextPollMonoNs = monoNs;
+  }
+
+  get reachable(): boolean {
+    return this.reach !== 0;
+  }
+
+  /** Builds the next request if one is due. The caller sends it and reports t1 with sent(). */
+  poll(monoNs: bigint, rng: Rng, keys: KeyRing): Uint8Array | null {
+    if (this.demobilized || monoNs < this.nextPollMonoNs) return null;
+    if (this.outstanding) this.counters.timeouts++;
+    const wasReachable = this.reachable;
+    this.reach = (this.reach << 1) & 0xff;
+    if (wasReachable && !this.reachable && this.cfg.iburst) this.burstLeft = BURST_COUNT;
+    const key = this.cfg.keyId !== null ? keys.get(this.cfg.keyId) : undefined;
+    const req = buildRequest({ rng, pollLog2: this.pollLog2, version: this.cfg.version, ...(key ? { key } : {}) });
+    this.outstanding = {
+      transmitTs: req.transmitTs,
+      t1Ns: 0n,
+      t1Known: false,
+      version: this.cfg.version,
+      mode: 3,
+      keyId: this.cfg.keyId,
+      sentMonoNs: monoNs,
+    };
+    this.counters.sent++;
+    this.#schedule(monoNs, rng);
+    return req.bytes;
+  }
+
+  /** Records when the request left (node time); a later kernel TX stamp may refine it. */
+  sent(t1Ns: bigint): void {
+    if (this.outstanding) {
+      this.outstanding.t1Ns = t1Ns;
+      this.outstanding.t1Known = true;
+    }
+  }
+
+  #schedule(monoNs: bigint, rng: Rng): void {
+    if (this.burstLeft > 1) {
+      this.burstLeft--;
+      this.nextPollMonoNs = monoNs + BURST_SPACING_NS;
+      return;
+    }
+    this.burstLeft = 0;
+    // ±10 % randomisation keeps many clients from polling in lockstep.
+    const base = 2 ** this.pollLog2 * 1e9;
+    this.nextPollMonoNs = monoNs + BigInt(Math.round(base * (0.9 + 0.2 * rng.float())));
+  }
+
+  /** Checks a response (RFC 5905 §8) and feeds an accepted sample to the filter. */
+  receive(bytes: Uint8Array, t4Ns: bigint, monoNs: bigint, localPrecisionLog2: number, keys: KeyRing): { result: ResponseResult; output: FilterOutput | null } {
+    const out = this.outstanding;
+    const usable = out && out.t1Known && monoNs - out.sentMonoNs <= RESPONSE_TIMEOUT_NS ? out : null;
+    const result = processResponse(bytes, {
+      outstanding: usable,
+      lastTransmitTs: this.lastTransmitTs,
+      t4Ns,
+      localPrecisionLog2,
+      keys,
+      requireKeyId: this.cfg.keyId,
+    });
+    if (!result.ok) {
+      this.counters.rejected++;
+      if (result.reason === 'kiss') this.#kiss(result.code, monoNs);
+      return { result, output: null };
+    }
+    this.outstanding = null;
+    this.lastTransmitTs = result.packet.transmitTs;
+    this.reach |= 1;
+    this.counters.accepted++;
+    const output = this.filter.add(result.sample);
+    if (output) {
+      const s = result.sample;
+      this.last = { ...output, stratum: s.stratum, rootDelayNs: s.rootDelayNs, rootDispersionNs: s.rootDispersionNs, leap: s.leap, refId: s.refId, referenceNs: s.referenceNs };
+    }
+    return { result, output };
+  }
+
+  /** RFC 5905 §7.4: RATE slows us down; DENY and RSTR end the association. */
+  #kiss(code: string, monoNs: bigint): void {
+    this.counters.kod++;
+    this.outstanding = null;
+    if (code === 'DENY' || code === 'RSTR') {
+      this.demobilized = `kiss-o'-death ${code}`;
+    } else if (code === 'RATE') {
+      this.pollLog2 = Math.min(this.cfg.maxPollLog2, this.pollLog2 + 1);
+      this.pollFloorLog2 = Math.max(this.pollFloorLog2, this.pollLog2);
+      this.burstLeft = 0;
+      const wait = BigInt(2 ** this.pollLog2 * 1e9);
+      if (this.nextPollMonoNs < monoNs + wait) this.nextPollMonoNs = monoNs + wait;
+    }
+  }
+
+  /** Root distance λ (RFC 5905 §11.2.1) of the latest output at local time nowNs. */
+  rootDistanceNs(nowNs: bigint): number {
+    const l = this.last;
+    if (!l) return Infinity;
+    const age = Math.max(0, Number(nowNs - l.localNs)) / 1e9;
+    return Math.max(1e6, l.rootDelayNs + l.delayNs) / 2 + l.rootDispersionNs + l.dispersionNs + 15e-6 * age * 1e9 + l.jitterNs;
+  }
+}

@@ -1,0 +1,109 @@
+// The client core (sources, filter, selection, discipline) against a seeded
+// fake server, with a virtual clock on a simulated oscillator: a fixed
+// initial offset, a frequency error, and network delay with jitter. The real
+// request/response code runs; only time and the network are simulated.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { VirtualClock } from '../../src/clock/virtual.js';
+import { decodePacket, encodePacket } from '../../src/ntp/packet.js';
+import { buildResponse } from '../../src/ntp/wire.js';
+import { SyncClient } from '../../src/sync/client.js';
+import { seededRng, type Rng } from '../../src/util/rng.js';
+import { testSeed } from '../helpers/seed.js';
+
+const S = 1_000_000_000n;
+const START = 1_795_219_200n * S; // true time at t = 0: 2026-11-21
+
+interface Run {
+  offsetNs: number;
+  freqErrorPpm: number;
+  steps: number;
+}
+
+/**
+ * True time T. The client's oscillator reads sys(T) = T + sysOffset +
+ * sysFreqPpm·(T - START); its virtual clock maps sys -> node. The server
+ * tells true time exactly. One-way delays are base + exponential jitter.
+ */
+function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; baseDelayNs: number; jitterNs: number; durationS: number; minPoll: number; maxPoll: number }): Run {
+  const rng: Rng = seededRng(seed);
+  const net = seededRng(seed ^ 0x5eed);
+  const sysAt = (T: bigint): bigint => T + o.sysOffsetNs + BigInt(Math.round(Number(T - START) * o.sysFreqPpm * 1e-6));
+  const clock = new VirtualClock({ atSysNs: sysAt(START) });
+  const client = new SyncClient({ localPrecisionLog2: -24 });
+  client.addSource({ id: 'srv', address: '192.0.2.1', port: 123, minPollLog2: o.minPoll, maxPollLog2: o.maxPoll, iburst: true }, 0n);
+  const oneWay = (): bigint => BigInt(Math.round(o.baseDelayNs - o.jitterNs * Math.log(1 - net.float())));
+  const state = { leap: 0, stratum: 1, precisionLog2: -24, refId: 0x47505300, referenceNs: START, rootDelayNs: 0, rootDispersionNs: 10_000 };
+  let T = START;
+  const end = START + BigInt(o.durationS) * S;
+  let steps = 0;
+  const apply = (actions: ReturnType<SyncClient['onTimer']>): void => {
+    for (const a of actions) {
+      if (a.type === 'clock') {
+        if (a.cmd.type === 'step') steps++;
+        clock.apply(a.cmd, sysAt(T));
+      }
+    }
+  };
+  while (T < end) {
+    const mono = T - START;
+    const actions = client.onTimer(mono, rng);
+    apply(actions);
+    for (const a of actions) {
+      if (a.type !== 'send') continue;
+      client.onSent('srv', clock.cookedNs(sysAt(T)));
+      const arrive = T + oneWay();
+      const req = decodePacket(a.bytes);
+      assert.ok(req.ok);
+      const resp = buildResponse(req.ok ? req.packet : (undefined as never), arrive, arrive + 20_000n, { ...state, referenceNs: arrive - S });
+      const back = arrive + 20_000n + oneWay();
+      const t4 = clock.cookedNs(sysAt(back));
+      T = back;
+      apply(client.onResponse('srv', encodePacket(resp!), t4, back - START));
+    }
+    const next = client.nextWakeMonoNs();
+    assert.ok(next !== null);
+    T = START + (next! > T - START ? next! : T - START + 1n);
+  }
+  const offsetNs = Number(clock.nodeNs(sysAt(T)) - T);
+  // Node rate relative to true time: (1 + sysFreq)(1 + virtualFreq) - 1.
+  const freqErrorPpm = ((1 + o.sysFreqPpm * 1e-6) * (1 + clock.freqPpm() * 1e-6) - 1) * 1e6;
+  if (process.env["SIM_DEBUG"]) console.log({ seed, offsetNs, freqErrorPpm, steps, virtFreq: clock.freqPpm(), polls: client.sources()[0]!.counters });
+  return { offsetNs, freqErrorPpm, steps };
+}
+
+test('a 1970 board with a +37 ppm oscillator converges: offset < 100 µs, frequency < 1 ppm', () => {
+  for (const seed of [testSeed(1), 2, 3]) {
+    const r = simulate(seed, {
+      sysOffsetNs: -START, // factory date: the oscillator reads 1970 at boot
+      sysFreqPpm: 37,
+      baseDelayNs: 150_000,
+      jitterNs: 50_000,
+      durationS: 4 * 3600,
+      minPoll: 4,
+      maxPoll: 6,
+    });
+    assert.ok(Math.abs(r.offsetNs) < 100_000, `seed ${seed}: offset ${r.offsetNs} ns`);
+    assert.ok(Math.abs(r.freqErrorPpm) < 1, `seed ${seed}: frequency error ${r.freqErrorPpm} ppm`);
+    assert.is(r.steps, 1, `seed ${seed}: one step from 1970, then slews only`);
+  }
+});
+
+test('a small offset (-20 ms) and -120 ppm error converge without stepping', () => {
+  const seed = testSeed(9);
+  const r = simulate(seed, {
+    sysOffsetNs: -20_000_000n,
+    sysFreqPpm: -120,
+    baseDelayNs: 80_000,
+    jitterNs: 20_000,
+    durationS: 3 * 3600,
+    minPoll: 3,
+    maxPoll: 6,
+  });
+  assert.ok(Math.abs(r.offsetNs) < 100_000, `seed ${seed}: offset ${r.offsetNs} ns`);
+  assert.ok(Math.abs(r.freqErrorPpm) < 1, `seed ${seed}: frequency error ${r.freqErrorPpm} ppm`);
+  assert.is(r.steps, 0);
+});
+
+test.run();
