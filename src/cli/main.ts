@@ -10,7 +10,9 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  query: async () => (await import('./query.js')).command,
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

@@ -46,3 +46,26 @@ export function seededRng(seed: number): Rng {
 function rotl(v: number, k: number): number {
   return ((v << k) | (v >>> (32 - k))) >>> 0;
 }
+
+/**
+ * An Rng drawing from the OS CSPRNG, for real sockets: the random transmit
+ * timestamp of a request is only an anti-spoofing defence if it cannot be
+ * predicted. Buffers 4 KiB at a time.
+ */
+export function cryptoRng(fill: (buf: Uint32Array) => void): Rng {
+  const buf = new Uint32Array(1024);
+  let at = buf.length;
+  const u32 = (): number => {
+    if (at === buf.length) {
+      fill(buf);
+      at = 0;
+    }
+    return buf[at++]!;
+  };
+  return {
+    u32,
+    float: () => u32() / 4294967296,
+    int: (lo, hi) => lo + Math.floor((u32() / 4294967296) * (hi - lo + 1)),
+    u64: () => (BigInt(u32()) << 32n) | BigInt(u32()),
+  };
+}

@@ -1,0 +1,78 @@
+// Clock filter (RFC 5905 §10) and selection (§11.2): lowest delay wins and is
+// used once; the intersection rejects falsetickers; clustering trims outliers.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import type { Sample } from '../../src/ntp/wire.js';
+import { ClockFilter } from '../../src/sync/filter.js';
+import { intersect, selectSources, type Candidate } from '../../src/sync/select.js';
+import { seededRng } from '../../src/util/rng.js';
+import { testSeed } from '../helpers/seed.js';
+
+function sample(localNs: bigint, offsetNs: bigint, delayNs: number): Sample {
+  return { offsetNs, delayNs, dispersionNs: 1000, localNs, stratum: 2, leap: 0, refId: 0, rootDelayNs: 0, rootDispersionNs: 0, pollLog2: 4, precisionLog2: -20, referenceNs: 0n, t1Ns: 0n, t2Ns: 0n, t3Ns: 0n, t4Ns: 0n };
+}
+
+test('filter: the lowest-delay sample of the last eight is chosen, and never twice', () => {
+  const f = new ClockFilter();
+  const S = 1_000_000_000n;
+  assert.ok(f.add(sample(1n * S, 100n, 500)), 'first sample is used');
+  const out = f.add(sample(2n * S, 50n, 200))!;
+  assert.is(out.offsetNs, 50n);
+  assert.is(out.delayNs, 200);
+  assert.is(f.add(sample(3n * S, 999n, 900)), null, 'the best is still the already-used 200 µs sample');
+  const j = f.add(sample(4n * S, 10n, 100))!;
+  assert.is(j.offsetNs, 10n);
+  assert.ok(j.jitterNs > 0);
+  for (let i = 5n; i < 14n; i++) f.add(sample(i * S, 0n, 1000));
+  assert.is(f.size, 8, 'eight stages');
+});
+
+test('filter: dispersion of older stages grows by PHI per second', () => {
+  const f = new ClockFilter();
+  f.add(sample(0n, 0n, 100));
+  const out = f.add(sample(100_000_000_000n, 0n, 50))!;
+  // newest (1000 ns, weight 1/2) + older (1000 + 15 ppm x 100 s, weight 1/4)
+  assert.is(Math.round(out.dispersionNs), Math.round(1000 / 2 + (1000 + 1.5e6) / 4));
+});
+
+const c = (id: string, offsetNs: number, rootDistanceNs: number, jitterNs = 1000, stratum = 2): Candidate => ({ id, offsetNs, rootDistanceNs, jitterNs, stratum });
+
+test('intersection: a majority interval is found; a lone falseticker is rejected', () => {
+  const cands = [c('a', 0, 1e6), c('b', 2e5, 1e6), c('c', -1e5, 1e6), c('liar', 50e6, 1e6)];
+  const iv = intersect(cands)!;
+  assert.ok(iv.low <= 0 && iv.high >= 0);
+  const sel = selectSources(cands)!;
+  assert.equal(sel.falsetickers, ['liar']);
+  assert.not.ok(sel.survivors.includes('liar'));
+  assert.ok(Math.abs(sel.offsetNs) < 2e5);
+});
+
+test('intersection: two disjoint sources have no majority', () => {
+  assert.is(intersect([c('a', 0, 1e6), c('b', 10e6, 1e6)]), null);
+  assert.is(selectSources([c('a', 0, 1e6), c('b', 10e6, 1e6)]), null);
+});
+
+test('selection: the lowest stratum, then the shortest distance, is the system peer', () => {
+  const sel = selectSources([c('far', 0, 5e6, 1000, 2), c('near', 1000, 1e6, 1000, 2), c('s1', 500, 4e6, 1000, 1)])!;
+  assert.is(sel.systemPeer, 's1');
+  const sel2 = selectSources([c('far', 0, 5e6), c('near', 1000, 1e6)])!;
+  assert.is(sel2.systemPeer, 'near');
+});
+
+test('selection: sources unfit by distance or stratum are not candidates', () => {
+  assert.is(selectSources([c('x', 0, 2e9)]), null);
+  assert.is(selectSources([c('x', 0, 1e6, 1000, 16)]), null);
+});
+
+test('clustering keeps at least three survivors and drops the widest outlier first', () => {
+  const seed = testSeed(11);
+  const rng = seededRng(seed);
+  const cands = Array.from({ length: 6 }, (_, i) => c(`s${i}`, (rng.float() - 0.5) * 2e4, 5e6, 100));
+  cands.push(c('wide', 3e6, 5e6, 100));
+  const sel = selectSources(cands)!;
+  assert.ok(sel.survivors.length >= 3, `seed ${seed}`);
+  assert.not.ok(sel.survivors.includes('wide'), `seed ${seed}: the outlier is clustered out`);
+});
+
+test.run();
