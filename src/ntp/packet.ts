@@ -86,9 +86,6 @@ function reject(reason: RejectReason): DecodeResult {
 function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
-function u64(b: Uint8Array, o: number): bigint {
-  return (BigInt(u32(b, o)) << 32n) | BigInt(u32(b, o + 4));
-}
 function put32(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 24;
   b[o + 1] = (v >>> 16) & 0xff;
@@ -99,26 +96,26 @@ function put64(b: Uint8Array, o: number, v: bigint): void {
   put32(b, o, Number(v >> 32n));
   put32(b, o + 4, Number(v & 0xffff_ffffn));
 }
-function i8(v: number): number {
-  return v > 127 ? v - 256 : v;
-}
 
-/** Decodes the 48-byte header only (RFC 5905 §7.3 figure 8). */
-function decodeHeader(b: Uint8Array): Omit<NtpPacket, 'extensions' | 'mac'> {
+/** Decodes the 48-byte header (RFC 5905 §7.3 figure 8) into a packet with no EFs or MAC. */
+function decodeHeader(b: Uint8Array): NtpPacket {
+  const v = new DataView(b.buffer, b.byteOffset, HEADER_BYTES);
   return {
     leap: b[0]! >> 6,
     version: (b[0]! >> 3) & 7,
     mode: b[0]! & 7,
     stratum: b[1]!,
-    poll: i8(b[2]!),
-    precision: i8(b[3]!),
-    rootDelay: u32(b, 4),
-    rootDispersion: u32(b, 8),
-    refId: u32(b, 12),
-    referenceTs: u64(b, 16),
-    originTs: u64(b, 24),
-    receiveTs: u64(b, 32),
-    transmitTs: u64(b, 40),
+    poll: v.getInt8(2),
+    precision: v.getInt8(3),
+    rootDelay: v.getUint32(4),
+    rootDispersion: v.getUint32(8),
+    refId: v.getUint32(12),
+    referenceTs: v.getBigUint64(16),
+    originTs: v.getBigUint64(24),
+    receiveTs: v.getBigUint64(32),
+    transmitTs: v.getBigUint64(40),
+    extensions: [],
+    mac: null,
   };
 }
 
@@ -142,7 +139,8 @@ export function decodePacket(b: Uint8Array): DecodeResult {
   let rest = b.length - at;
   if (rest === 4) {
     if (u32(b, at) !== 0) return reject('bad-mac-length');
-    return { ok: true, packet: { ...h, extensions, mac: { keyId: 0, digest: new Uint8Array(0) } } };
+    h.mac = { keyId: 0, digest: new Uint8Array(0) };
+    return { ok: true, packet: h };
   }
   if (h.version === 4) {
     while (rest > MAX_V4_MAC_BYTES) {
@@ -158,7 +156,9 @@ export function decodePacket(b: Uint8Array): DecodeResult {
     return reject('bad-mac-length');
   }
   if (rest > 0) mac = { keyId: u32(b, at), digest: b.slice(at + 4, at + rest) };
-  return { ok: true, packet: { ...h, extensions, mac } };
+  h.extensions = extensions;
+  h.mac = mac;
+  return { ok: true, packet: h };
 }
 
 /** Length of the part of a packet a MAC covers: header plus extension fields. */
