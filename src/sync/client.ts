@@ -135,8 +135,13 @@ export class SyncClient {
   #reselect(peer: string | null): SyncAction[] {
     if (peer === this.#systemPeer) return [];
     this.#systemPeer = peer;
-    if (peer === null) this.#system = null;
-    return [{ type: 'event', event: { kind: 'system-peer', sourceId: peer } }];
+    const actions: SyncAction[] = [{ type: 'event', event: { kind: 'system-peer', sourceId: peer } }];
+    if (peer === null) {
+      // No source left: the clock free-runs on its last frequency and says so.
+      this.#system = null;
+      actions.push({ type: 'clock', cmd: { type: 'status', synced: false, maxErrorNs: 16e9, estErrorNs: 16e9, leap: Leap.Unsynchronised } });
+    }
+    return actions;
   }
 
   /** Selection and the clock update (RFC 5905 §11.2, §11.3). */

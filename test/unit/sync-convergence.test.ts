@@ -26,12 +26,13 @@ interface Run {
  * sysFreqPpm·(T - START); its virtual clock maps sys -> node. The server
  * tells true time exactly. One-way delays are base + exponential jitter.
  */
-function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; baseDelayNs: number; jitterNs: number; durationS: number; minPoll: number; maxPoll: number }): Run {
+function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; baseDelayNs: number; jitterNs: number; durationS: number; minPoll: number; maxPoll: number; savedFreqPpm?: number }): Run & { firstFreqErrorPpm: number; savedFreqPpm: number } {
   const rng: Rng = seededRng(seed);
   const net = seededRng(seed ^ 0x5eed);
   const sysAt = (T: bigint): bigint => T + o.sysOffsetNs + BigInt(Math.round(Number(T - START) * o.sysFreqPpm * 1e-6));
-  const clock = new VirtualClock({ atSysNs: sysAt(START) });
-  const client = new SyncClient({ localPrecisionLog2: -24 });
+  const clock = new VirtualClock({ atSysNs: sysAt(START), freqPpm: o.savedFreqPpm ?? 0 });
+  const client = new SyncClient({ localPrecisionLog2: -24, initialFreqPpm: o.savedFreqPpm ?? 0 });
+  let firstFreqErrorPpm: number | null = null;
   client.addSource({ id: 'srv', address: '192.0.2.1', port: 123, minPollLog2: o.minPoll, maxPollLog2: o.maxPoll, iburst: true }, 0n);
   const oneWay = (): bigint => BigInt(Math.round(o.baseDelayNs - o.jitterNs * Math.log(1 - net.float())));
   const state = { leap: 0, stratum: 1, precisionLog2: -24, refId: 0x47505300, referenceNs: START, rootDelayNs: 0, rootDispersionNs: 10_000 };
@@ -61,6 +62,7 @@ function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; ba
       const t4 = clock.cookedNs(sysAt(back));
       T = back;
       apply(client.onResponse('srv', encodePacket(resp!), t4, back - START));
+      if (firstFreqErrorPpm === null && client.discipline.updates > 0) firstFreqErrorPpm = ((1 + o.sysFreqPpm * 1e-6) * (1 + clock.freqPpm() * 1e-6) - 1) * 1e6;
     }
     const next = client.nextWakeMonoNs();
     assert.ok(next !== null);
@@ -70,7 +72,7 @@ function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; ba
   // Node rate relative to true time: (1 + sysFreq)(1 + virtualFreq) - 1.
   const freqErrorPpm = ((1 + o.sysFreqPpm * 1e-6) * (1 + clock.freqPpm() * 1e-6) - 1) * 1e6;
   if (process.env["SIM_DEBUG"]) console.log({ seed, offsetNs, freqErrorPpm, steps, virtFreq: clock.freqPpm(), polls: client.sources()[0]!.counters });
-  return { offsetNs, freqErrorPpm, steps };
+  return { offsetNs, freqErrorPpm, steps, firstFreqErrorPpm: firstFreqErrorPpm ?? NaN, savedFreqPpm: client.discipline.freqPpm };
 }
 
 test('a 1970 board with a +37 ppm oscillator converges: offset < 100 µs, frequency < 1 ppm', () => {
@@ -104,6 +106,15 @@ test('a small offset (-20 ms) and -120 ppm error converge without stepping', () 
   assert.ok(Math.abs(r.offsetNs) < 100_000, `seed ${seed}: offset ${r.offsetNs} ns`);
   assert.ok(Math.abs(r.freqErrorPpm) < 1, `seed ${seed}: frequency error ${r.freqErrorPpm} ppm`);
   assert.is(r.steps, 0);
+});
+
+test('a saved drift restores: after a restart the frequency is right from the first update', () => {
+  const o = { sysOffsetNs: -START, sysFreqPpm: 61, baseDelayNs: 150_000, jitterNs: 30_000, durationS: 2 * 3600, minPoll: 4, maxPoll: 6 };
+  const first = simulate(testSeed(21), o);
+  assert.ok(Math.abs(first.firstFreqErrorPpm) > 50, 'cold start: the oscillator error is uncorrected at first');
+  const again = simulate(22, { ...o, savedFreqPpm: first.savedFreqPpm });
+  assert.ok(Math.abs(again.firstFreqErrorPpm) < 1, `warm start: ${again.firstFreqErrorPpm} ppm at the first update`);
+  assert.ok(Math.abs(again.freqErrorPpm) < 1);
 });
 
 test.run();
