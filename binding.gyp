@@ -20,6 +20,8 @@
         ["OS==\"linux\"", {
           "sources": [
             "native/clock.cc",
+            "native/ntp_mac.cc",
+            "native/responder.cc",
             "native/timestamps.cc",
             "native/udp_endpoint.cc"
           ],

@@ -9,8 +9,10 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "responder.h"
 #include "timestamps.h"
 
 namespace ct {
@@ -46,10 +48,20 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   Napi::Value LocalAddress(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
+  // The native NTP server (responder.h); off until enableResponder().
+  Napi::Value EnableResponder(const Napi::CallbackInfo& info);
+  Napi::Value SetServerState(const Napi::CallbackInfo& info);
+  Napi::Value SetAccess(const Napi::CallbackInfo& info);
+  Napi::Value SetRateLimit(const Napi::CallbackInfo& info);
+  Napi::Value SetKeys(const Napi::CallbackInfo& info);
+  Napi::Value SetResponderConfig(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnCleanup(void* arg);
   void DrainRx();
+  // Runs the responder over a received batch: answers go out in one
+  // sendmmsg, slow-path records move to the front; returns how many remain for JS.
+  size_t Respond(int n);
   void DrainErrQueue();
   void CallJs(Napi::FunctionReference& fn, uint32_t count);
   void ShutDown();
@@ -83,6 +95,17 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   std::vector<struct mmsghdr> tx_msgs_;
   std::vector<struct iovec> tx_iovs_;
   std::vector<sockaddr_storage> tx_addrs_;
+
+  // Server side: counters live in a JS ArrayBuffer (read as BigUint64Array,
+  // no call per read); response buffers are preallocated per slot.
+  std::unique_ptr<Responder> responder_;
+  Napi::Reference<Napi::ArrayBuffer> counters_ref_;
+  uint64_t* counters_ = nullptr;
+  std::vector<uint8_t> resp_buf_;
+  std::vector<uint8_t> resp_ctrl_;
+  std::vector<PendingResponse> resp_pending_;
+  std::vector<struct mmsghdr> resp_msgs_;
+  std::vector<struct iovec> resp_iovs_;
 
   Napi::FunctionReference on_rx_;
   Napi::FunctionReference on_tx_;

@@ -55,6 +55,26 @@ export interface NativeUdpEndpoint {
   localAddress(): { address: string; port: number; family: 4 | 6 };
   close(): void;
   setRef(ref: boolean): void;
+  readonly counters: ArrayBuffer;
+  enableResponder(): void;
+  setServerState(s: NativeServerState): void;
+  setAccess(allow: Uint8Array, deny: Uint8Array, denyKod: boolean): void;
+  setRateLimit(r: { enabled: boolean; intervalS: number; burst: number; kodIntervalS: number }): void;
+  setKeys(keys: Array<[number, number, Uint8Array]>): void;
+  setResponderConfig(c: { requireAuth: boolean }): void;
+}
+
+export interface NativeServerState {
+  leap: number;
+  stratum: number;
+  precision: number;
+  refid: number;
+  referenceNs: bigint | null;
+  rootDelay: number;
+  rootDispersionNs: number;
+  refSysNs: bigint;
+  refNodeNs: bigint;
+  freqPpm: number;
 }
 
 export interface NativeBinding {

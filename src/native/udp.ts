@@ -182,7 +182,7 @@ export class UdpEndpoint {
   readonly rxStampSource: StampSource;
   /** Whether sends can ask for kernel TX stamps. */
   readonly txStamps: boolean;
-  readonly #native: NativeUdpEndpoint;
+  protected readonly native: NativeUdpEndpoint;
   readonly #ipv6Only: boolean;
   #closed = false;
 
@@ -195,7 +195,7 @@ export class UdpEndpoint {
     const onBatch = handlers.onBatch;
     const onTxStamp = handlers.onTxStamp;
     let txView: DataView | undefined;
-    this.#native = new binding.UdpEndpoint(
+    this.native = new binding.UdpEndpoint(
       {
         family: this.family,
         address: opts.address,
@@ -208,21 +208,21 @@ export class UdpEndpoint {
       },
       (count) => {
         if (!onBatch) return;
-        batch ??= new RecordBatch(this.#native.rxSlab, this.#native.stride);
+        batch ??= new RecordBatch(this.native.rxSlab, this.native.stride);
         batch.count = count;
         onBatch(batch);
         batch.count = 0;
       },
       (count) => {
         if (!onTxStamp) return;
-        txView ??= new DataView(this.#native.txSlab);
+        txView ??= new DataView(this.native.txSlab);
         for (let i = 0; i < count; i++) {
           onTxStamp(txView.getUint32(i * TX_RECORD, true), txView.getBigInt64(i * TX_RECORD + 8, true));
         }
       },
     );
-    this.rxStampSource = this.#native.rxStampSource;
-    this.txStamps = this.#native.txStamps;
+    this.rxStampSource = this.native.rxStampSource;
+    this.txStamps = this.native.txStamps;
   }
 
   get closed(): boolean {
@@ -230,7 +230,7 @@ export class UdpEndpoint {
   }
 
   address(): Peer {
-    return this.#native.localAddress();
+    return this.native.localAddress();
   }
 
   #checkPeer(port: number, address: string): void {
@@ -250,7 +250,7 @@ export class UdpEndpoint {
     if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array');
     checkCount('datagram length', data.length, 0, MAX_PAYLOAD);
     this.#checkPeer(port, address);
-    return this.#native.send(data, port, address, opts.txStamp === true);
+    return this.native.send(data, port, address, opts.txStamp === true);
   }
 
   /** Sends many datagrams to one peer with sendmmsg; returns how many the kernel took. */
@@ -269,12 +269,12 @@ export class UdpEndpoint {
       packed.set(d, off);
       off += d.length;
     }
-    return this.#native.sendBatch(packed, lengths, Uint16Array.of(port), [address]);
+    return this.native.sendBatch(packed, lengths, Uint16Array.of(port), [address]);
   }
 
   /** Whether an open endpoint keeps the process alive (default true). */
   setRef(ref: boolean): this {
-    this.#native.setRef(ref);
+    this.native.setRef(ref);
     return this;
   }
 
@@ -282,6 +282,6 @@ export class UdpEndpoint {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#native.close();
+    this.native.close();
   }
 }

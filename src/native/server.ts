@@ -1,0 +1,154 @@
+// The native NTP server: a UdpEndpoint whose client requests are answered
+// in C++ (native/responder.cc) from a state JS sets, never touching the JS
+// heap per packet. Datagrams that are not requests to serve (replies to our
+// own client, broadcasts) still reach onBatch. Counters are read from shared
+// memory: no native call per read.
+import net from 'node:net';
+
+import type { ClockModel } from '../clock/driver.js';
+import type { KeyRing, KeyType } from '../ntp/auth.js';
+import { nsToNtpShort } from '../ntp/time.js';
+import type { ServerState } from '../ntp/wire.js';
+import { UdpEndpoint, type UdpHandlers, type UdpOptions } from './udp.js';
+
+/** Counter names, in native/responder.h order. */
+export const SERVER_COUNTERS = [
+  'received',
+  'answered',
+  'slowPath',
+  'dropMalformed',
+  'dropUnsupportedMode',
+  'dropDenied',
+  'dropRateLimited',
+  'dropBadMac',
+  'dropUnauthenticated',
+  'kodRate',
+  'kodDeny',
+  'dropTruncated',
+  'sendErrors',
+] as const;
+export type ServerCounter = (typeof SERVER_COUNTERS)[number];
+
+const KEY_TYPES: KeyType[] = ['MD5', 'SHA1', 'SHA256', 'SHA384', 'SHA512', 'AES128', 'AES256'];
+
+export interface AccessOptions {
+  /** CIDRs allowed to ask ("10.0.0.0/8", "fd00::/8"); empty: everyone. */
+  allow?: string[];
+  /** CIDRs refused; deny wins over allow. */
+  deny?: string[];
+  /** Refused clients get a DENY Kiss-o'-Death (rationed) or silence. Default "kod". */
+  denyAction?: 'kod' | 'drop';
+}
+
+export interface RateLimitOptions {
+  /** Mean spacing a client may keep up, seconds (default 0.125). */
+  intervalS?: number;
+  /** Requests a quiet client may send at once (default 16). */
+  burst?: number;
+  /** At most one RATE/DENY KoD per client per this many seconds (default 1). */
+  kodIntervalS?: number;
+}
+
+/** "a.b.c.d/n" or "x::y/n" -> 17 bytes: the address in IPv6 form (IPv4 mapped) and the prefix in that space. */
+export function encodeCidr(text: string): Uint8Array {
+  const [addr, bits] = text.split('/');
+  const family = net.isIP(addr ?? '');
+  if (family === 0) throw new TypeError(`bad CIDR ${JSON.stringify(text)}: not an IP address`);
+  const max = family === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+    throw new TypeError(`bad CIDR ${JSON.stringify(text)}: prefix must be 0..${max}`);
+  }
+  const out = new Uint8Array(17);
+  if (family === 4) {
+    out[10] = out[11] = 0xff;
+    addr!.split('.').forEach((p, i) => (out[12 + i] = Number(p)));
+    out[16] = 96 + prefix;
+  } else {
+    const sl = new net.SocketAddress({ address: addr!, family: 'ipv6' });
+    const full = expandV6(sl.address);
+    out.set(full, 0);
+    out[16] = prefix;
+  }
+  return out;
+}
+
+function expandV6(a: string): Uint8Array {
+  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
+  const fix = (g: string[]) => g.flatMap((x) => (x.includes('.') ? (() => { const p = x.split('.').map(Number); return [((p[0]! << 8) | p[1]!).toString(16), ((p[2]! << 8) | p[3]!).toString(16)]; })() : [x]));
+  const hh = fix(h), tt = fix(t);
+  const groups = tail === undefined ? hh : [...hh, ...new Array(8 - hh.length - tt.length).fill('0'), ...tt];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g || '0', 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}
+
+function packCidrs(list: string[] | undefined): Uint8Array {
+  const items = (list ?? []).map(encodeCidr);
+  const out = new Uint8Array(items.length * 17);
+  items.forEach((c, i) => out.set(c, i * 17));
+  return out;
+}
+
+export class NtpServer extends UdpEndpoint {
+  readonly #counters: BigUint64Array;
+
+  constructor(opts: UdpOptions, handlers: UdpHandlers = {}) {
+    super(opts, handlers);
+    this.native.enableResponder();
+    this.#counters = new BigUint64Array(this.native.counters);
+  }
+
+  /**
+   * What the server says (stratum, leap, refid, root delay/dispersion,
+   * reference time) and how it maps kernel time to node time. One call, so
+   * a response never mixes an old state with a new clock.
+   */
+  setState(state: ServerState, clock: ClockModel): void {
+    if (!Number.isInteger(state.stratum) || state.stratum < 0 || state.stratum > 16) throw new RangeError(`stratum ${state.stratum}`);
+    if (!Number.isInteger(state.leap) || state.leap < 0 || state.leap > 3) throw new RangeError(`leap ${state.leap}`);
+    if (!Number.isFinite(clock.freqPpm) || Math.abs(clock.freqPpm) > 1000) throw new RangeError(`freqPpm ${clock.freqPpm}`);
+    this.native.setServerState({
+      leap: state.leap,
+      stratum: state.stratum,
+      precision: Math.max(-128, Math.min(127, Math.round(state.precisionLog2))),
+      refid: state.refId >>> 0,
+      referenceNs: state.referenceNs,
+      rootDelay: nsToNtpShort(BigInt(Math.round(Math.max(0, state.rootDelayNs)))),
+      rootDispersionNs: Math.max(0, state.rootDispersionNs),
+      refSysNs: clock.refSysNs,
+      refNodeNs: clock.refNodeNs,
+      freqPpm: clock.freqPpm,
+    });
+  }
+
+  setAccess(a: AccessOptions): void {
+    this.native.setAccess(packCidrs(a.allow), packCidrs(a.deny), (a.denyAction ?? 'kod') === 'kod');
+  }
+
+  /** Per-client rate limiting; null turns it off (the default). */
+  setRateLimit(r: RateLimitOptions | null): void {
+    const o = { intervalS: r?.intervalS ?? 0.125, burst: r?.burst ?? 16, kodIntervalS: r?.kodIntervalS ?? 1 };
+    for (const [k, v] of Object.entries(o)) if (!(v > 0 && Number.isFinite(v))) throw new RangeError(`rate limit ${k} must be > 0`);
+    this.native.setRateLimit({ enabled: r !== null, ...o });
+  }
+
+  /** Keys requests may be signed with; answers are signed with the request's key. */
+  setKeys(keys: KeyRing, opts: { requireAuth?: boolean } = {}): void {
+    this.native.setKeys([...keys.values()].map((k) => [k.id, KEY_TYPES.indexOf(k.type), k.secret]));
+    this.native.setResponderConfig({ requireAuth: opts.requireAuth ?? false });
+  }
+
+  counters(): Record<ServerCounter, bigint> {
+    const out = {} as Record<ServerCounter, bigint>;
+    SERVER_COUNTERS.forEach((name, i) => (out[name] = this.#counters[i]!));
+    return out;
+  }
+}
