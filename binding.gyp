@@ -20,6 +20,7 @@
         ["OS==\"linux\"", {
           "sources": [
             "native/clock.cc",
+            "native/loadgen.cc",
             "native/ntp_mac.cc",
             "native/responder.cc",
             "native/timestamps.cc",

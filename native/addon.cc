@@ -6,6 +6,7 @@ void InitNtpTime(Napi::Env env, Napi::Object exports);
 #ifdef CLOCKTOWER_LINUX
 void InitClock(Napi::Env env, Napi::Object exports);
 void InitUdpEndpoint(Napi::Env env, Napi::Object exports);
+void InitLoadGen(Napi::Env env, Napi::Object exports);
 #endif
 }  // namespace ct
 
@@ -14,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef CLOCKTOWER_LINUX
   ct::InitClock(env, exports);
   ct::InitUdpEndpoint(env, exports);
+  ct::InitLoadGen(env, exports);
 #endif
   return exports;
 }

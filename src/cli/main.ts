@@ -12,6 +12,7 @@ export interface Command {
 
 const commands: Record<string, () => Promise<Command>> = {
   query: async () => (await import('./query.js')).command,
+  bench: async () => (await import('./bench.js')).command,
 };
 
 function version(): string {

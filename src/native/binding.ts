@@ -33,6 +33,16 @@ export interface TimexWrite {
   timeNsec?: number;
 }
 
+export interface LoadResult {
+  sent: number;
+  valid: number;
+  invalid: number;
+  kod: number;
+  lost: number;
+  elapsedNs: number;
+  latencyNs: { p50: number; p99: number; p999: number };
+}
+
 export interface NativeUdpOptions {
   family: 4 | 6;
   address: string;
@@ -86,6 +96,10 @@ export interface NativeBinding {
   ntpShortToNs(v: number): bigint;
   unixNsToNtp64Batch(input: BigInt64Array, output: BigUint64Array): void;
   ntp64ToUnixNsBatch(input: BigUint64Array, output: BigInt64Array, pivotNs: bigint): void;
+  runLoad(o: {
+    address: string; port: number; family: 4 | 6; sockets: number; window: number;
+    ratePps: number; durationMs: number; timeoutMs: number; batch: number;
+  }): Promise<LoadResult>;
   clockRealtimeNs(): bigint;
   clockMonotonicRawNs(): bigint;
   adjtimexRead(): TimexState;
