@@ -154,6 +154,11 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
     fd_ = -1;
     ThrowErrno(env_, err, "bind");
   }
+  if (family_ == AF_INET) {
+    wildcard_ = reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+  } else {
+    wildcard_ = IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+  }
   rx_source_ = EnableRxStamps(fd_);
   tx_stamps_ = EnableTxStampIds(fd_);
 
@@ -465,8 +470,11 @@ size_t UdpEndpoint::Respond(int n) {
       resp_iovs_[out] = {resp, resp_pending_[out].len};
       h.msg_iov = &resp_iovs_[out];
       h.msg_iovlen = 1;
-      // Answer from the address the request was sent to (multi-homed hosts, wildcard binds).
-      uint8_t* ctrl = &resp_ctrl_[out * kCtrlBytes];
+      out++;
+      // On a wildcard bind, answer from the address the request was sent to
+      // (multi-homed hosts); a socket bound to one address needs no cmsg.
+      if (!wildcard_) continue;
+      uint8_t* ctrl = &resp_ctrl_[(out - 1) * kCtrlBytes];
       std::memset(ctrl, 0, kCtrlBytes);
       h.msg_control = ctrl;
       struct cmsghdr* c = reinterpret_cast<struct cmsghdr*>(ctrl);
@@ -490,7 +498,6 @@ size_t UdpEndpoint::Respond(int n) {
         std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
         h.msg_controllen = CMSG_SPACE(sizeof pi);
       }
-      out++;
     }
   }
   if (out > 0) {
