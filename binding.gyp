@@ -24,7 +24,8 @@
             "native/ntp_mac.cc",
             "native/responder.cc",
             "native/timestamps.cc",
-            "native/udp_endpoint.cc"
+            "native/udp_endpoint.cc",
+            "native/udp_endpoint_server.cc"
           ],
           "defines": ["CLOCKTOWER_LINUX=1"]
         }],

@@ -70,14 +70,7 @@ class RateLimiter {
   // so memory never grows with the number of clients.
   RateVerdict Check(const uint8_t addr[16], double now_s) {
     if (!cfg_.enabled) return RateVerdict::kPass;
-    Entry& e = table_[Hash(addr) % table_.size()];
-    if (!e.used || std::memcmp(e.addr, addr, 16) != 0) {
-      std::memcpy(e.addr, addr, 16);
-      e.used = true;
-      e.tokens = cfg_.burst;
-      e.last_s = now_s;
-      e.last_kod_s = -1e18;
-    }
+    Entry& e = Claim(addr, now_s);
     e.tokens += (now_s - e.last_s) / cfg_.interval_s;
     if (e.tokens > cfg_.burst) e.tokens = cfg_.burst;
     e.last_s = now_s;
@@ -90,14 +83,7 @@ class RateLimiter {
 
   // Whether a KoD (e.g. DENY) may go to this address now.
   bool KodAllowed(const uint8_t addr[16], double now_s) {
-    Entry& e = table_[Hash(addr) % table_.size()];
-    if (!e.used || std::memcmp(e.addr, addr, 16) != 0) {
-      std::memcpy(e.addr, addr, 16);
-      e.used = true;
-      e.tokens = cfg_.burst;
-      e.last_s = now_s;
-      e.last_kod_s = -1e18;
-    }
+    Entry& e = Claim(addr, now_s);
     return TakeKod(e, now_s);
   }
 
@@ -109,6 +95,18 @@ class RateLimiter {
     double last_s = 0;
     double last_kod_s = -1e18;
   };
+  // The address's slot; a colliding address takes it over with a full bucket.
+  Entry& Claim(const uint8_t addr[16], double now_s) {
+    Entry& e = table_[Hash(addr) % table_.size()];
+    if (!e.used || std::memcmp(e.addr, addr, 16) != 0) {
+      std::memcpy(e.addr, addr, 16);
+      e.used = true;
+      e.tokens = cfg_.burst;
+      e.last_s = now_s;
+      e.last_kod_s = -1e18;
+    }
+    return e;
+  }
   bool TakeKod(Entry& e, double now_s) {
     if (now_s - e.last_kod_s < cfg_.kod_interval_s) return false;
     e.last_kod_s = now_s;

@@ -35,6 +35,10 @@ constexpr uint32_t kFlagTruncated = 1;
 
 // TX stamp records: u32 id, u8 source, 3 pad, i64 ns.
 constexpr size_t kTxRecord = 16;
+// Control-message room per slot: an NS stamp and pktinfo fit easily.
+constexpr size_t kCtrlBytes = 256;
+
+int64_t RealtimeNowNs();
 
 class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
  public:
@@ -58,7 +62,8 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnCleanup(void* arg);
-  void DrainRx();
+  // Returns whether any datagram was read.
+  bool DrainRx();
   // Runs the responder over a received batch: answers go out in one
   // sendmmsg, slow-path records move to the front; returns how many remain for JS.
   size_t Respond(int n);
@@ -78,6 +83,7 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   StampSource rx_source_ = kStampUser;
   bool tx_stamps_ = false;
   uint32_t next_tx_id_ = 0;
+  uint32_t tx_outstanding_ = 0;  // stamped sends whose stamp has not been read
 
   // Receive side: the slab is a JS ArrayBuffer so records stay readable
   // from JS with no copy; the headers below are preallocated once.
