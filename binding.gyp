@@ -19,6 +19,7 @@
       "conditions": [
         ["OS==\"linux\"", {
           "sources": [
+            "native/addresses.cc",
             "native/clock.cc",
             "native/loadgen.cc",
             "native/ntp_mac.cc",
