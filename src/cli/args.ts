@@ -6,12 +6,15 @@ export class UsageError extends Error {}
 export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
+  /** A string option's value, or undefined. */
+  str(name: string): string | undefined;
 }
 
 export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>): Parsed {
   try {
     const r = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: r.values as Parsed['values'], positionals: r.positionals };
+    const values = r.values as Parsed['values'];
+    return { values, positionals: r.positionals, str: (k) => (typeof values[k] === 'string' ? values[k] : undefined) };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -22,7 +22,7 @@ export const command: Command = {
   usage,
   async run(args) {
     try {
-      const { values, positionals } = parse(args, {
+      const { values, positionals, str } = parse(args, {
         duration: { type: 'string' },
         window: { type: 'string' },
         rate: { type: 'string' },
@@ -31,7 +31,6 @@ export const command: Command = {
         'allow-remote': { type: 'boolean' },
         json: { type: 'boolean' },
       });
-      const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
       if (positionals.length !== 1) throw new UsageError('name one server');
       const r = await bench(positionals[0]!, {
         durationMs: secondsOption('duration', str('duration'), 5000),

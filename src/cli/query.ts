@@ -66,7 +66,7 @@ export const command: Command = {
   usage,
   async run(args) {
     try {
-      const { values, positionals } = parse(args, {
+      const { values, positionals, str } = parse(args, {
         count: { type: 'string' },
         timeout: { type: 'string' },
         interval: { type: 'string' },
@@ -76,7 +76,6 @@ export const command: Command = {
         json: { type: 'boolean' },
       });
       if (positionals.length === 0) throw new UsageError('name at least one server');
-      const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
       const keyId = values.key === undefined ? undefined : intOption('key', str('key'), 0, 1, 0xffff_ffff);
       if (keyId !== undefined && !str('keyfile')) throw new UsageError('--key needs --keyfile');
       const keyfile = str('keyfile');

@@ -168,10 +168,7 @@ export class SyncClient {
     const result = this.#discipline.update({ offsetNs, localNs: nowNs, errorNs: distance, leap: peer.last!.leap });
     this.lastOffsetNs = offsetNs;
     this.#jitterNs = Math.sqrt(sel.jitterNs ** 2 + peer.last!.jitterNs ** 2);
-    for (const s of this.#sources.values()) s.filter.correct(result.phaseNs, result.freqDeltaPpm, nowNs);
-    for (const s of this.#sources.values()) {
-      if (s.last) s.last.offsetNs -= result.phaseNs;
-    }
+    for (const s of this.#sources.values()) s.correct(result.phaseNs, result.freqDeltaPpm, nowNs);
     if (result.stepped) actions.push({ type: 'event', event: { kind: 'step', offsetNs: result.phaseNs } });
     for (const cmd of result.commands) actions.push({ type: 'clock', cmd });
     const l = peer.last!;

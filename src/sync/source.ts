@@ -3,7 +3,7 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { buildRequest, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
+import { buildRequest, PHI, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { ClockFilter, type FilterOutput } from './filter.js';
 
@@ -25,6 +25,8 @@ export const BURST_COUNT = 4;
 export const BURST_SPACING_NS = 1_000_000_000n;
 /** A request not answered by this long after sending is lost (it is superseded by the next poll anyway). */
 export const RESPONSE_TIMEOUT_NS = 4_000_000_000n;
+/** RFC 5905 §11.2.1 uses MINDISP (10 ms) as the floor of root delay + delay; 1 ms suits a LAN. */
+export const MIN_DELAY_FLOOR_NS = 1e6;
 
 export class Source {
   readonly cfg: Required<Omit<SourceConfig, 'keyId'>> & { keyId: number | null };
@@ -152,11 +154,20 @@ export class Source {
     }
   }
 
+  /**
+   * The local clock was corrected by `phaseNs` and `freqPpm` at `atNs`:
+   * re-express the filter's samples and the latest output against it.
+   */
+  correct(phaseNs: bigint, freqPpm: number, atNs: bigint): void {
+    this.filter.correct(phaseNs, freqPpm, atNs);
+    if (this.last) this.last.offsetNs -= phaseNs + BigInt(Math.round(freqPpm * 1e-6 * Number(this.last.localNs - atNs)));
+  }
+
   /** Root distance λ (RFC 5905 §11.2.1) of the latest output at local time nowNs. */
   rootDistanceNs(nowNs: bigint): number {
     const l = this.last;
     if (!l) return Infinity;
     const age = Math.max(0, Number(nowNs - l.localNs)) / 1e9;
-    return Math.max(1e6, l.rootDelayNs + l.delayNs) / 2 + l.rootDispersionNs + l.dispersionNs + 15e-6 * age * 1e9 + l.jitterNs;
+    return Math.max(MIN_DELAY_FLOOR_NS, l.rootDelayNs + l.delayNs) / 2 + l.rootDispersionNs + l.dispersionNs + PHI * age * 1e9 + l.jitterNs;
   }
 }

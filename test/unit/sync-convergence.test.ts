@@ -71,7 +71,6 @@ function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; ba
   const offsetNs = Number(clock.nodeNs(sysAt(T)) - T);
   // Node rate relative to true time: (1 + sysFreq)(1 + virtualFreq) - 1.
   const freqErrorPpm = ((1 + o.sysFreqPpm * 1e-6) * (1 + clock.freqPpm() * 1e-6) - 1) * 1e6;
-  if (process.env["SIM_DEBUG"]) console.log({ seed, offsetNs, freqErrorPpm, steps, virtFreq: clock.freqPpm(), polls: client.sources()[0]!.counters });
   return { offsetNs, freqErrorPpm, steps, firstFreqErrorPpm: firstFreqErrorPpm ?? NaN, savedFreqPpm: client.discipline.freqPpm };
 }
 
