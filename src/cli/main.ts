@@ -13,6 +13,7 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   query: async () => (await import('./query.js')).command,
   bench: async () => (await import('./bench.js')).command,
+  simulate: async () => (await import('./simulate.js')).command,
 };
 
 function version(): string {

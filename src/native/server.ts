@@ -8,6 +8,7 @@ import net from 'node:net';
 import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing, KeyType } from '../ntp/auth.js';
 import { nsToNtpShort } from '../ntp/time.js';
+import { ipToBytes } from '../util/ip.js';
 import type { ServerState } from '../ntp/wire.js';
 import { UdpEndpoint, type UdpHandlers, type UdpOptions } from './udp.js';
 
@@ -60,33 +61,8 @@ export function encodeCidr(text: string): Uint8Array {
     throw new TypeError(`bad CIDR ${JSON.stringify(text)}: prefix must be 0..${max}`);
   }
   const out = new Uint8Array(17);
-  if (family === 4) {
-    out[10] = out[11] = 0xff;
-    addr!.split('.').forEach((p, i) => (out[12 + i] = Number(p)));
-    out[16] = 96 + prefix;
-  } else {
-    const sl = new net.SocketAddress({ address: addr!, family: 'ipv6' });
-    const full = expandV6(sl.address);
-    out.set(full, 0);
-    out[16] = prefix;
-  }
-  return out;
-}
-
-function expandV6(a: string): Uint8Array {
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
-  const fix = (g: string[]) => g.flatMap((x) => (x.includes('.') ? (() => { const p = x.split('.').map(Number); return [((p[0]! << 8) | p[1]!).toString(16), ((p[2]! << 8) | p[3]!).toString(16)]; })() : [x]));
-  const hh = fix(h), tt = fix(t);
-  const groups = tail === undefined ? hh : [...hh, ...new Array(8 - hh.length - tt.length).fill('0'), ...tt];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const v = parseInt(g || '0', 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  });
+  out.set(ipToBytes(addr!), 0);
+  out[16] = (family === 4 ? 96 : 0) + prefix;
   return out;
 }
 

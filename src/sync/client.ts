@@ -195,7 +195,8 @@ export class SyncClient {
   #adjustPoll(absOffsetNs: number): void {
     const gate = POLL_GATE * Math.max(this.#jitterNs, 2 ** this.#precision * 1e9);
     if (absOffsetNs < gate) {
-      this.#pollCounter += this.#pollLog2;
+      // ntpd adds the poll exponent; at exponent 0 that would never grow, so at least 1.
+      this.#pollCounter += Math.max(1, this.#pollLog2);
       if (this.#pollCounter > POLL_LIMIT) {
         this.#pollCounter = 0;
         this.#pollLog2++;

@@ -15,6 +15,12 @@ import type { ClockCommand } from '../clock/driver.js';
 export interface DisciplineOptions {
   /** Offsets above this are stepped, below it slewed. Default 128 ms (as ntpd). */
   stepThresholdNs?: number;
+  /**
+   * Step threshold for the very first update (default: stepThresholdNs). A
+   * board that just booted has no time worth slewing from: chrony's
+   * `makestep` idea, so it does not spend minutes slewing 60 ms at 500 ppm.
+   */
+  firstStepThresholdNs?: number;
   /** Steps are allowed only in the first N updates (chrony's makestep limit); -1: always. Default -1. */
   stepLimitUpdates?: number;
   /** Frequency correction limit, ppm (default ±500, the kernel's). */
@@ -50,6 +56,7 @@ export interface DisciplineResult {
 
 export class Discipline {
   readonly stepThresholdNs: number;
+  readonly #firstStepNs: number;
   readonly #stepLimit: number;
   readonly #maxFreq: number;
   readonly #maxSamples: number;
@@ -59,6 +66,7 @@ export class Discipline {
 
   constructor(o: DisciplineOptions = {}) {
     this.stepThresholdNs = o.stepThresholdNs ?? 128e6;
+    this.#firstStepNs = o.firstStepThresholdNs ?? this.stepThresholdNs;
     this.#stepLimit = o.stepLimitUpdates ?? -1;
     this.#maxFreq = o.maxFreqPpm ?? 500;
     this.#maxSamples = o.maxSamples ?? 32;
@@ -74,13 +82,23 @@ export class Discipline {
     return this.#updates;
   }
 
+  /**
+   * Drops the regression's samples but keeps the frequency: the reference
+   * changed (a new leader), and offsets to it must not be fitted on one line
+   * with offsets to the old one.
+   */
+  forgetSamples(): void {
+    this.#points = [];
+  }
+
   update(e: Estimate): DisciplineResult {
     this.#updates++;
     const commands: ClockCommand[] = [];
     const mayStep = this.#stepLimit < 0 || this.#updates <= this.#stepLimit;
     const abs = e.offsetNs < 0n ? -e.offsetNs : e.offsetNs;
 
-    if (abs > BigInt(Math.round(this.stepThresholdNs)) && mayStep) {
+    const threshold = this.#updates === 1 ? this.#firstStepNs : this.stepThresholdNs;
+    if (abs > BigInt(Math.round(threshold)) && mayStep) {
       // A step moves the local timescale: past samples move with it.
       for (const p of this.#points) {
         p.x += e.offsetNs;

@@ -31,9 +31,15 @@ export class ClockFilter {
   }
 
   /**
-   * Adds a sample. Returns the filter output when the lowest-delay sample is
-   * newer than the last one used (RFC 5905 §10: never use a sample twice),
-   * otherwise null.
+   * Adds a sample. Returns the filter output, or null when the sample is not
+   * to be used. RFC 5905 §10 outputs only when the lowest-delay sample is
+   * newer than the last one used (never a sample twice); at a fixed poll that
+   * is about one sample in eight. We also pass on a new sample whose delay is
+   * no more than the register's median: the regression discipline does the
+   * averaging, so every well-delayed sample should reach it, while the
+   * slower half (the ones queueing delay skews) is still held back. With
+   * fewer than three stages there is nothing to judge by, so a new source's
+   * first samples all pass.
    */
   add(s: Sample): FilterOutput | null {
     const prev = this.#stages[0];
@@ -41,11 +47,17 @@ export class ClockFilter {
       const ageS = Math.max(0, Number(s.localNs - prev.localNs)) / 1e9;
       for (const st of this.#stages) st.dispersionNs = Math.min(MAX_DISPERSION_NS, st.dispersionNs + PHI * ageS * 1e9);
     }
-    this.#stages.unshift({ offsetNs: s.offsetNs, delayNs: s.delayNs, dispersionNs: s.dispersionNs, localNs: s.localNs });
+    const fresh: Stage = { offsetNs: s.offsetNs, delayNs: s.delayNs, dispersionNs: s.dispersionNs, localNs: s.localNs };
+    this.#stages.unshift(fresh);
     if (this.#stages.length > FILTER_STAGES) this.#stages.pop();
     const sorted = [...this.#stages].sort((a, b) => a.delayNs - b.delayNs || a.dispersionNs - b.dispersionNs);
-    const best = sorted[0]!;
-    if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) return null;
+    const median = sorted[(sorted.length - 1) >> 1]!.delayNs;
+    let best = sorted[0]!;
+    if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) {
+      // Too few stages to judge by (a new source): use what comes.
+      if (sorted.length >= 3 && fresh.delayNs > median) return null;
+      best = fresh;
+    }
     this.#lastUsedNs = best.localNs;
     let eps = 0;
     sorted.forEach((st, i) => (eps += st.dispersionNs / 2 ** (i + 1)));

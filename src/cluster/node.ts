@@ -1,0 +1,285 @@
+// One clocktower node, as a pure core: the election, the NTP client that
+// follows the elected server (or the upstreams), the time floor and the state
+// a server advertises. The daemon drives it over sockets, the simulator over
+// simulated links; both pass monotonic time and the node's own (cooked) clock
+// reading with every input, and carry out the actions it returns.
+import type { ClockCommand } from '../clock/driver.js';
+import { Election, type Addr, type ElectionConfig, type ElectionEvent } from '../election/election.js';
+import { Role, type LeaderRef, type MsgType } from '../election/wire.js';
+import { ipv4RefId, Leap } from '../ntp/packet.js';
+import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
+import { SyncClient, type SyncAction, type SyncClientOptions } from '../sync/client.js';
+import type { SourceConfig } from '../sync/source.js';
+import type { Rng } from '../util/rng.js';
+import net from 'node:net';
+
+export interface Now {
+  monoNs: bigint;
+  /** The node's clock (cooked: corrections already asked for count as done). */
+  nodeNs: bigint;
+}
+
+export interface ClusterNodeConfig {
+  election: ElectionConfig;
+  sync?: SyncClientOptions;
+  /** Poll range for the elected server, log2 s (default 0..4: a LAN can afford it and clients settle fast). */
+  leaderMinPollLog2?: number;
+  leaderMaxPollLog2?: number;
+  /** Servers beyond the cluster; synchronising to one makes this node outrank the others. */
+  upstream?: SourceConfig[];
+  /** The operator vouches for this node's clock: it is a reference at its local stratum. */
+  trusted?: boolean;
+  /** Floor and drift are saved this often while synchronised (default 60 s). */
+  persistIntervalNs?: bigint;
+  /** Allow steps backwards past the saved floor (the operator's override). */
+  allowBackwards?: boolean;
+}
+
+/** chrony's refid for its local reference (127.127.1.1), so tools show a local server as such. */
+export const LOCAL_REFID = 0x7f7f0101;
+export const LEADER_SOURCE = 'leader';
+/** A node's first correction steps above 1 ms: a board fresh from boot has no time worth slewing from. */
+export const FIRST_STEP_NS = 1e6;
+/** A server raises its clock to a floor only when it is behind by more than this. */
+export const FLOOR_SLACK_NS = 1_000_000_000n;
+
+export type NodeEvent =
+  | ElectionEvent
+  | { kind: 'correction'; decision: 'step' | 'slew'; offsetNs: bigint; why: string }
+  | { kind: 'floor-refused'; offsetNs: bigint; floorNs: bigint }
+  | { kind: 'synced'; synced: boolean; sourceId: string | null };
+
+export type NodeAction =
+  | { type: 'send-cluster'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
+  | { type: 'send-ntp'; sourceId: string; address: string; port: number; bytes: Uint8Array }
+  | { type: 'clock'; cmd: ClockCommand }
+  | { type: 'serve'; on: boolean }
+  | { type: 'server-state'; state: ServerState }
+  | { type: 'timer'; atMonoNs: bigint }
+  | { type: 'persist'; floorNs: bigint; freqPpm: number }
+  | { type: 'event'; event: NodeEvent };
+
+const refIdOf = (address: string): number => (net.isIPv4(address) ? ipv4RefId(address) : 0);
+
+export class ClusterNode {
+  readonly election: Election;
+  readonly sync: SyncClient;
+  readonly #cfg: ClusterNodeConfig;
+  #floorNs: bigint;
+  #electionWake: bigint | null = null;
+  #syncWake: bigint | null = null;
+  #persistAt: bigint | null = null;
+  #synced = false;
+  #served: ServerState | null = null;
+  #localRefNs: bigint | null = null;
+  /** Set on a leader change: the next correction is logged with its size (server merges). */
+  #newLeader: string | null = null;
+
+  constructor(cfg: ClusterNodeConfig) {
+    this.#cfg = cfg;
+    this.election = new Election(cfg.election);
+    this.sync = new SyncClient({ refIdOf, firstStepThresholdNs: FIRST_STEP_NS, ...cfg.sync });
+    this.#floorNs = cfg.election.floorNs ?? 0n;
+  }
+
+  get floorNs(): bigint {
+    return this.#floorNs;
+  }
+  get role(): Role {
+    return this.election.role;
+  }
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  start(now: Now, rng: Rng): NodeAction[] {
+    const out: NodeAction[] = [];
+    for (const u of this.#cfg.upstream ?? []) this.#sync(out, this.sync.addSource(u, now.monoNs), now, rng);
+    if (this.#cfg.trusted) this.#election(out, this.election.update({ hasReference: true, refStratum: this.election.cfg.localStratum }, now.monoNs, rng), now, rng);
+    this.#election(out, this.election.start(now.monoNs, rng), now, rng);
+    this.#persistAt = now.monoNs + (this.#cfg.persistIntervalNs ?? 60_000_000_000n);
+    return this.#finish(out, now);
+  }
+
+  /** SIGTERM: tell the peers, save the floor. */
+  stop(now: Now): NodeAction[] {
+    const out: NodeAction[] = [];
+    this.#persist(out, now);
+    for (const a of this.election.stop(now.monoNs)) if (a.type === 'send') out.push({ type: 'send-cluster', to: a.to, bytes: a.bytes, msgType: a.msgType });
+    return out;
+  }
+
+  onTimer(now: Now, rng: Rng): NodeAction[] {
+    const out: NodeAction[] = [];
+    if (this.#electionWake !== null && now.monoNs >= this.#electionWake) this.#election(out, this.election.onTimer(now.monoNs, rng), now, rng);
+    if (this.#syncWake !== null && now.monoNs >= this.#syncWake) this.#sync(out, this.sync.onTimer(now.monoNs, rng), now, rng);
+    if (this.#persistAt !== null && now.monoNs >= this.#persistAt) {
+      this.#persist(out, now);
+      this.#election(out, this.election.update({ floorNs: this.#floorNs }, now.monoNs, rng), now, rng);
+      this.#persistAt = now.monoNs + (this.#cfg.persistIntervalNs ?? 60_000_000_000n);
+    }
+    return this.#finish(out, now);
+  }
+
+  /** An election datagram; rxMonoNs is when it arrived (see Election.onMessage). */
+  onClusterMessage(bytes: Uint8Array, from: Addr, now: Now, rng: Rng, rxMonoNs = now.monoNs): NodeAction[] {
+    const out: NodeAction[] = [];
+    this.#election(out, this.election.onMessage(bytes, from, now.monoNs, rng, rxMonoNs), now, rng);
+    return this.#finish(out, now);
+  }
+
+  onServeResult(ok: boolean, now: Now, rng: Rng): NodeAction[] {
+    const out: NodeAction[] = [];
+    this.#election(out, this.election.onServeResult(ok, now.monoNs, rng), now, rng);
+    return this.#finish(out, now);
+  }
+
+  /** The request to sourceId left at t1Ns (node time; a kernel TX stamp when there is one). */
+  onNtpSent(sourceId: string, t1Ns: bigint): void {
+    this.sync.onSent(sourceId, t1Ns);
+  }
+
+  /** An NTP datagram from `from`, received at t4Ns (node time). Unknown senders are ignored. */
+  onNtpReply(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
+    const s = this.sync.sources().find((x) => x.cfg.address === from.address && x.cfg.port === from.port);
+    if (!s) return [];
+    const out: NodeAction[] = [];
+    this.#sync(out, this.sync.onResponse(s.cfg.id, bytes, t4Ns, now.monoNs), now, rng);
+    return this.#finish(out, now);
+  }
+
+  // ---- carrying out the cores' actions ------------------------------------
+
+  #election(out: NodeAction[], actions: ReturnType<Election['onTimer']>, now: Now, rng: Rng): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          out.push({ type: 'send-cluster', to: a.to, bytes: a.bytes, msgType: a.msgType });
+          break;
+        case 'serve':
+          out.push(a);
+          if (a.on) this.#localRefNs = null;
+          break;
+        case 'follow':
+          this.#follow(out, a.leader, now, rng);
+          break;
+        case 'raise-clock':
+          // Floors guard against factory dates, they are no time source: a
+          // floor a synced peer saved a moment ago sits within milliseconds
+          // of our time, and chasing it would make the server jitter.
+          if (a.minNodeNs - now.nodeNs > FLOOR_SLACK_NS) {
+            const offsetNs = a.minNodeNs - now.nodeNs;
+            out.push({ type: 'clock', cmd: { type: 'step', offsetNs } }, { type: 'event', event: { kind: 'correction', decision: 'step', offsetNs, why: 'serving: raised to the cluster floor' } });
+            now = { ...now, nodeNs: a.minNodeNs };
+            this.#localRefNs = a.minNodeNs;
+          }
+          break;
+        case 'timer':
+          this.#electionWake = a.atMonoNs;
+          break;
+        case 'event':
+          out.push(a);
+          break;
+      }
+    }
+  }
+
+  #follow(out: NodeAction[], leader: LeaderRef | null, now: Now, rng: Rng): void {
+    if (this.sync.source(LEADER_SOURCE)) this.#sync(out, this.sync.removeSource(LEADER_SOURCE), now, rng);
+    if (!leader) return;
+    // A new reference: offsets to it are not on one line with the old one's.
+    this.sync.discipline.forgetSamples();
+    this.#newLeader = leader.id;
+    const src: SourceConfig = {
+      id: LEADER_SOURCE,
+      address: leader.address,
+      port: leader.ntpPort,
+      minPollLog2: this.#cfg.leaderMinPollLog2 ?? 0,
+      maxPollLog2: this.#cfg.leaderMaxPollLog2 ?? 4,
+      iburst: true,
+      keyId: null,
+    };
+    this.#sync(out, this.sync.addSource(src, now.monoNs), now, rng);
+  }
+
+  #sync(out: NodeAction[], actions: SyncAction[], now: Now, rng: Rng): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          out.push({ type: 'send-ntp', sourceId: a.sourceId, address: a.address, port: a.port, bytes: a.bytes });
+          break;
+        case 'timer':
+          break; // taken from nextWakeMonoNs() below: a removed source leaves no stale wake-up
+        case 'clock':
+          this.#clock(out, a.cmd, now);
+          break;
+        case 'event':
+          if (a.event.kind === 'system-peer') this.#syncChanged(out, now, rng);
+          break;
+      }
+    }
+    this.#syncWake = this.sync.nextWakeMonoNs();
+    if (this.sync.systemPeer !== null && !this.#synced) this.#syncChanged(out, now, rng);
+  }
+
+  /** The floor guard and the merge log sit between the discipline and the clock. */
+  #clock(out: NodeAction[], cmd: ClockCommand, now: Now): void {
+    if (cmd.type === 'step' && cmd.offsetNs < 0n && now.nodeNs + cmd.offsetNs < this.#floorNs && !this.#cfg.allowBackwards) {
+      out.push({ type: 'event', event: { kind: 'floor-refused', offsetNs: cmd.offsetNs, floorNs: this.#floorNs } });
+      return;
+    }
+    if (cmd.type === 'step' || (cmd.type === 'slew' && this.#newLeader !== null)) {
+      const offsetNs = cmd.type === 'step' ? cmd.offsetNs : BigInt(Math.round(cmd.offsetNs));
+      const why = this.#newLeader !== null ? `first correction to ${this.#newLeader}` : 'offset above the step threshold';
+      out.push({ type: 'event', event: { kind: 'correction', decision: cmd.type, offsetNs, why } });
+      this.#newLeader = null;
+    }
+    out.push({ type: 'clock', cmd });
+  }
+
+  #syncChanged(out: NodeAction[], now: Now, rng: Rng): void {
+    const peer = this.sync.systemPeer;
+    const synced = peer !== null;
+    const upstream = synced && peer !== LEADER_SOURCE;
+    const st = this.sync.serverState();
+    if (synced !== this.#synced) out.push({ type: 'event', event: { kind: 'synced', synced, sourceId: peer } });
+    this.#synced = synced;
+    const ref = this.#cfg.trusted ? { hasReference: true, refStratum: this.election.cfg.localStratum } : { hasReference: upstream, refStratum: upstream && st ? st.stratum : 0 };
+    this.#election(out, this.election.update({ ...ref, synced }, now.monoNs, rng), now, rng);
+  }
+
+  #persist(out: NodeAction[], now: Now): void {
+    if (!(this.#synced || this.election.role === Role.Server || this.#cfg.trusted)) return;
+    if (now.nodeNs > this.#floorNs) this.#floorNs = now.nodeNs;
+    out.push({ type: 'persist', floorNs: this.#floorNs, freqPpm: this.sync.discipline.freqPpm });
+  }
+
+  /** What the NTP server says in this role (docs/election.md, "Seen from NTP"). */
+  serverState(now: Now): ServerState {
+    const role = this.election.role;
+    const st = this.sync.serverState();
+    if (role === Role.Server) {
+      if (st && this.sync.systemPeer !== LEADER_SOURCE) return st;
+      this.#localRefNs ??= now.nodeNs;
+      return { leap: Leap.None, stratum: this.election.cfg.localStratum, precisionLog2: this.#cfg.sync?.localPrecisionLog2 ?? -20, refId: LOCAL_REFID, referenceNs: this.#localRefNs, rootDelayNs: 0, rootDispersionNs: 0 };
+    }
+    if (role === Role.Client && st) return st;
+    return UNSYNCHRONISED;
+  }
+
+  #finish(out: NodeAction[], now: Now): NodeAction[] {
+    const st = this.serverState(now);
+    if (!this.#served || !sameState(st, this.#served)) {
+      this.#served = st;
+      out.push({ type: 'server-state', state: st });
+    }
+    let next = this.#electionWake;
+    for (const t of [this.#syncWake, this.#persistAt]) if (t !== null && (next === null || t < next)) next = t;
+    if (next !== null) out.push({ type: 'timer', atMonoNs: next });
+    return out;
+  }
+}
+
+function sameState(a: ServerState, b: ServerState): boolean {
+  return a.leap === b.leap && a.stratum === b.stratum && a.refId === b.refId && a.referenceNs === b.referenceNs && a.rootDelayNs === b.rootDelayNs && a.rootDispersionNs === b.rootDispersionNs;
+}

@@ -1,0 +1,621 @@
+// The election (seed 000, extended as docs/election.md describes): who
+// serves the cluster and whom everyone else follows. A pure state machine:
+// every input takes (…, nowMonoNs, rng) and returns actions (send, serve,
+// follow, raise the clock, arm a timer, log an event); the daemon and the
+// simulator carry them out.
+import type { Rng } from '../util/rng.js';
+import { best, comparePrecedence, type Rank } from './precedence.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  FLAG_CANNOT_SERVE,
+  FLAG_REFERENCE,
+  FLAG_SYNCED,
+  MsgType,
+  NO_AGE,
+  Role,
+  type ClusterKey,
+  type ElectionMessage,
+  type LeaderRef,
+} from './wire.js';
+
+export interface Addr {
+  address: string;
+  port: number;
+}
+
+export interface ElectionConfig {
+  id: string;
+  /** 0 is the highest (the seed's rule). */
+  priority: number;
+  /** Cluster addresses to ask; may include this node's own (recognised and skipped). */
+  peers: Addr[];
+  /** This node's NTP port, advertised so followers know where to poll. */
+  ntpPort: number;
+  /** Stratum this node serves at with no reference (default 10). */
+  localStratum?: number;
+  heartbeatNs?: bigint;
+  /** Heartbeats a peer may miss before it is dead (default 2: a dead server is replaced in ≈2.5 intervals). */
+  missCount?: number;
+  /** How long a booting node listens before it decides (default one heartbeat). */
+  discoverNs?: bigint;
+  /** How long to wait for a better candidate that does not serve (default (serveAttempts + 2) heartbeats: the seed's 5 s). */
+  successionWaitNs?: bigint;
+  /** Attempts to start serving before deferring to the next node (default 3, as the seed). */
+  serveAttempts?: number;
+  serveRetryNs?: bigint;
+  /** After giving up, how long this node stays out of the succession (default 60 s). */
+  serveBackoffNs?: bigint;
+  /** Let a better node that boots later displace a healthy server (default false). */
+  preempt?: boolean;
+  /** Also announce to the multicast group (the runtime knows its address). */
+  multicast?: boolean;
+  key?: ClusterKey;
+  /** The time floor saved by the last run, Unix ns (0n: none). */
+  floorNs?: bigint;
+}
+
+export type ElectionEvent =
+  | { kind: 'role'; from: Role; to: Role; why: string }
+  | { kind: 'leader'; leader: LeaderRef | null }
+  | { kind: 'serve-failed'; attempt: number; gaveUp: boolean }
+  | { kind: 'stalled'; gapNs: bigint }
+  | { kind: 'id-conflict'; address: string };
+
+export type ElectionAction =
+  | { type: 'send'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
+  /** on: try to serve NTP and report with onServeResult(); off: stop being the cluster's server. */
+  | { type: 'serve'; on: boolean }
+  | { type: 'follow'; leader: LeaderRef | null }
+  /** This node now serves without a reference: never earlier than the largest floor any node saved. */
+  | { type: 'raise-clock'; minNodeNs: bigint }
+  | { type: 'timer'; atMonoNs: bigint }
+  | { type: 'event'; event: ElectionEvent };
+
+export interface PeerView extends Rank {
+  address: string;
+  port: number;
+  role: Role;
+  flags: number;
+  floorNs: bigint;
+  ntpPort: number;
+  leader: LeaderRef | null;
+  lastHeardMonoNs: bigint;
+  live: boolean;
+}
+
+interface Peer extends Omit<PeerView, 'live'> {
+  bootId: bigint;
+  seq: bigint;
+  gone: boolean;
+}
+
+export const ELECTION_COUNTERS = ['received', 'sentQuery', 'sentStatus', 'sentLeaving', 'dropMalformed', 'dropUnauthenticated', 'dropBadMac', 'dropReplay', 'unverified', 'challenges'] as const;
+export type ElectionCounter = (typeof ELECTION_COUNTERS)[number];
+
+const S = 1_000_000_000n;
+/** Peers remembered at most (a forged-id flood cannot grow the table without bound). */
+const MAX_PEERS = 1024;
+/** A challenge nonce is good for this many heartbeats. */
+const NONCE_LIFE_BEATS = 3n;
+/** Challenges to strangers per heartbeat, beyond one per known peer. */
+const MAX_CHALLENGES_PER_BEAT = 64;
+
+const addrKey = (a: Addr): string => `${a.address}|${a.port}`;
+
+export class Election {
+  readonly cfg: Required<Omit<ElectionConfig, 'key'>> & { key: ClusterKey | null };
+  readonly counters = Object.fromEntries(ELECTION_COUNTERS.map((c) => [c, 0])) as Record<ElectionCounter, number>;
+  #role = Role.None;
+  #leader: LeaderRef | null = null;
+  #bootId = 0n;
+  #seq = 0n;
+  readonly #peers = new Map<string, Peer>();
+  readonly #selfAddrs = new Set<string>();
+  /** Our outstanding challenges: nonce -> expiry; and when each address was last challenged. */
+  readonly #nonces = new Map<bigint, bigint>();
+  readonly #challenged = new Map<string, bigint>();
+  readonly #nudged = new Map<string, bigint>();
+  #grace: { from: bigint; until: bigint } | null = null;
+  #budgetFrom = -(1n << 62n);
+  #budget = 0;
+  #hasReference = false;
+  #refStratum = 0;
+  #synced = false;
+  #floorNs: bigint;
+  #raisedToNs = 0n;
+  #started = false;
+  #discoverUntil: bigint | null = null;
+  #starting = false;
+  #serveFailures = 0;
+  #retryAt: bigint | null = null;
+  #cannotServeUntil: bigint | null = null;
+  #waiting: { id: string; deadline: bigint } | null = null;
+  readonly #skipped = new Set<string>();
+  #heartbeatAt = 0n;
+  #lastBeatMonoNs = 0n;
+  #wakeAt: bigint | null = null;
+  /** The time of the input being handled (messages built now say whether we can serve now). */
+  #now = 0n;
+
+  constructor(cfg: ElectionConfig) {
+    const hb = cfg.heartbeatNs ?? S;
+    const attempts = cfg.serveAttempts ?? 3;
+    if (!(hb > 0n)) throw new RangeError('heartbeat must be > 0');
+    if (!Number.isInteger(cfg.priority) || cfg.priority < 0 || cfg.priority > 0xffffffff) throw new RangeError('priority must be an integer 0..4294967295');
+    this.cfg = {
+      id: cfg.id,
+      priority: cfg.priority,
+      peers: cfg.peers,
+      ntpPort: cfg.ntpPort,
+      localStratum: cfg.localStratum ?? 10,
+      heartbeatNs: hb,
+      missCount: cfg.missCount ?? 2,
+      discoverNs: cfg.discoverNs ?? hb,
+      successionWaitNs: cfg.successionWaitNs ?? hb * BigInt(attempts + 2),
+      serveAttempts: attempts,
+      serveRetryNs: cfg.serveRetryNs ?? hb,
+      serveBackoffNs: cfg.serveBackoffNs ?? 60n * S,
+      preempt: cfg.preempt ?? false,
+      multicast: cfg.multicast ?? false,
+      key: cfg.key ?? null,
+      floorNs: cfg.floorNs ?? 0n,
+    };
+    this.#floorNs = this.cfg.floorNs;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+  get leader(): LeaderRef | null {
+    return this.#leader;
+  }
+  get bootId(): bigint {
+    return this.#bootId;
+  }
+  /** A peer is dead after missCount heartbeats and a half without a word from it. */
+  get deadAfterNs(): bigint {
+    return this.cfg.heartbeatNs * BigInt(this.cfg.missCount) + this.cfg.heartbeatNs / 2n;
+  }
+
+  /** This node's rank, as its messages advertise it. */
+  rank(): Rank {
+    return { id: this.cfg.id, priority: this.cfg.priority, stratum: this.#stratum(), hasReference: this.#hasReference };
+  }
+
+  peers(nowMonoNs: bigint): PeerView[] {
+    return [...this.#peers.values()].map(({ bootId: _b, seq: _s, gone: _g, ...p }) => ({ ...p, live: this.#live(this.#peers.get(p.id)!, nowMonoNs) }));
+  }
+
+  /** Boot: ask every known host "are you the server?" and listen for a while. */
+  start(nowMonoNs: bigint, rng: Rng): ElectionAction[] {
+    this.#now = nowMonoNs;
+    if (this.#started) throw new Error('election already started');
+    this.#started = true;
+    this.#bootId = rng.u64() | 1n;
+    this.#discoverUntil = nowMonoNs + this.cfg.discoverNs;
+    // A random phase keeps nodes that boot together from beating in lockstep.
+    this.#heartbeatAt = nowMonoNs + BigInt(Math.floor(Number(this.cfg.heartbeatNs) * (0.5 + 0.5 * rng.float())));
+    this.#lastBeatMonoNs = nowMonoNs;
+    const out: ElectionAction[] = [];
+    for (const a of this.cfg.peers) this.#query(out, a, nowMonoNs, rng);
+    if (this.cfg.multicast) this.#query(out, 'multicast', nowMonoNs, rng);
+    return this.#finish(out, nowMonoNs, rng);
+  }
+
+  /** Shutdown: tell every peer, so a server's followers fail over at once. */
+  stop(nowMonoNs: bigint): ElectionAction[] {
+    this.#now = nowMonoNs;
+    const out: ElectionAction[] = [];
+    for (const to of this.#targets(nowMonoNs)) this.#send(out, to, MsgType.Leaving, 0n);
+    if (this.#role === Role.Server) out.push({ type: 'serve', on: false });
+    this.#setRole(out, Role.None, 'shutting down');
+    this.#started = false;
+    return out;
+  }
+
+  /** What the node's clock says about itself: a reference (upstream or trusted), its stratum, whether it is synchronised, its floor. */
+  update(s: { hasReference?: boolean; refStratum?: number; synced?: boolean; floorNs?: bigint }, nowMonoNs: bigint, rng: Rng): ElectionAction[] {
+    if (s.hasReference !== undefined) this.#hasReference = s.hasReference;
+    if (s.refStratum !== undefined) this.#refStratum = s.refStratum;
+    if (s.synced !== undefined) this.#synced = s.synced;
+    if (s.floorNs !== undefined && s.floorNs > this.#floorNs) this.#floorNs = s.floorNs;
+    this.#now = nowMonoNs;
+    return this.#started ? this.#finish([], nowMonoNs, rng) : [];
+  }
+
+  onTimer(nowMonoNs: bigint, rng: Rng): ElectionAction[] {
+    this.#now = nowMonoNs;
+    if (!this.#started) return [];
+    const out: ElectionAction[] = [];
+    if (this.#wakeAt !== null && nowMonoNs - this.#wakeAt > this.deadAfterNs) this.#stalled(out, nowMonoNs, nowMonoNs - this.#wakeAt);
+    if (nowMonoNs >= this.#heartbeatAt) {
+      this.#heartbeat(out, nowMonoNs, rng);
+      while (this.#heartbeatAt <= nowMonoNs) this.#heartbeatAt += this.cfg.heartbeatNs;
+    }
+    return this.#finish(out, nowMonoNs, rng);
+  }
+
+  onServeResult(ok: boolean, nowMonoNs: bigint, rng: Rng): ElectionAction[] {
+    this.#now = nowMonoNs;
+    if (!this.#starting) return [];
+    this.#starting = false;
+    const out: ElectionAction[] = [];
+    if (ok) {
+      this.#serveFailures = 0;
+      this.#waiting = null;
+      if (this.#leader) this.#follow(out, null);
+      this.#setRole(out, Role.Server, 'serving');
+      this.#raiseFloor(out, true);
+      this.#heartbeat(out, nowMonoNs, rng);
+    } else {
+      this.#serveFailures++;
+      const gaveUp = this.#serveFailures >= this.cfg.serveAttempts;
+      out.push({ type: 'event', event: { kind: 'serve-failed', attempt: this.#serveFailures, gaveUp } });
+      if (gaveUp) {
+        // Seed frame 13: give up and look for whoever is next.
+        this.#serveFailures = 0;
+        this.#cannotServeUntil = nowMonoNs + this.cfg.serveBackoffNs;
+        this.#heartbeat(out, nowMonoNs, rng);
+      } else {
+        this.#retryAt = nowMonoNs + this.cfg.serveRetryNs;
+      }
+    }
+    return this.#finish(out, nowMonoNs, rng);
+  }
+
+  /**
+   * A datagram from `from`. rxMonoNs is when it arrived (the kernel RX
+   * stamp, on the monotonic scale): after a stall, queued words are as old
+   * as their arrival, not as fresh as their reading.
+   */
+  onMessage(bytes: Uint8Array, from: Addr, nowMonoNs: bigint, rng: Rng, rxMonoNs = nowMonoNs): ElectionAction[] {
+    this.#now = nowMonoNs;
+    if (!this.#started) return [];
+    const r = decodeMessage(bytes, this.cfg.key ?? undefined);
+    if (!r.ok) {
+      this.counters[r.reason === 'malformed' ? 'dropMalformed' : r.reason === 'bad-mac' ? 'dropBadMac' : 'dropUnauthenticated']++;
+      return [];
+    }
+    const m = r.msg;
+    const out: ElectionAction[] = [];
+    if (m.id === this.cfg.id) {
+      if (m.bootId === this.#bootId) this.#selfAddrs.add(addrKey(from));
+      else out.push({ type: 'event', event: { kind: 'id-conflict', address: from.address } });
+      return out;
+    }
+    this.counters.received++;
+    if (this.#role === Role.Server && nowMonoNs - this.#lastBeatMonoNs > this.deadAfterNs) this.#stalled(out, nowMonoNs, nowMonoNs - this.#lastBeatMonoNs);
+    let p = this.#peers.get(m.id);
+    const sameSession = p !== undefined && p.bootId === m.bootId;
+    if (sameSession && m.seq <= p!.seq) {
+      this.counters.dropReplay++;
+      return out;
+    }
+    // A new session is believed only when it answers one of our live challenges.
+    const verified = sameSession || (m.type === MsgType.Status && m.nonce !== 0n && (this.#nonces.get(m.nonce) ?? -1n) >= nowMonoNs);
+    if (!verified) {
+      // An unknown session (a new peer, a restart, or a replay from an old
+      // boot): its words change nothing until it answers a fresh challenge.
+      this.counters.unverified++;
+      if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
+      // A query proves the sender is up now, so an earlier challenge to it may simply have been lost.
+      if (m.type !== MsgType.Leaving) this.#query(out, from, nowMonoNs, rng, m.type === MsgType.Query);
+      return this.#finish(out, nowMonoNs, rng);
+    }
+    if (!p) {
+      if (this.#peers.size >= MAX_PEERS) this.#evictOne();
+      p = { id: m.id } as Peer;
+      this.#peers.set(m.id, p);
+    }
+    Object.assign(p, {
+      address: from.address,
+      port: from.port,
+      bootId: m.bootId,
+      seq: m.seq,
+      role: m.type === MsgType.Leaving ? Role.None : m.role,
+      flags: m.flags,
+      priority: m.priority,
+      stratum: m.stratum,
+      hasReference: (m.flags & FLAG_REFERENCE) !== 0,
+      floorNs: m.floorNs,
+      ntpPort: m.ntpPort,
+      leader: m.leader,
+      lastHeardMonoNs: rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs,
+      gone: m.type === MsgType.Leaving,
+    } satisfies Omit<Peer, 'id'>);
+    // Indirect liveness: a client that heard its leader recently vouches for it, so
+    // one lossy path alone does not make us bury a live server.
+    // Only fresh word counts (within 1.5 heartbeats): a peer that is itself
+    // about to give up on the leader must not keep it alive for others.
+    if (m.role === Role.Client && m.leader && m.leaderAgeMs !== NO_AGE && BigInt(m.leaderAgeMs) * 2_000_000n <= this.cfg.heartbeatNs * 3n) {
+      const l = this.#peers.get(m.leader.id);
+      const heard = (rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs) - BigInt(m.leaderAgeMs) * 1_000_000n;
+      if (l && !l.gone && heard > l.lastHeardMonoNs) l.lastHeardMonoNs = heard;
+    }
+    if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
+    return this.#finish(out, nowMonoNs, rng);
+  }
+
+  // ---- decisions -------------------------------------------------------
+
+  #finish(out: ElectionAction[], now: bigint, rng: Rng): ElectionAction[] {
+    for (let guard = 0; guard < 8 && this.#evaluate(out, now, rng); guard++);
+    for (const [n, exp] of this.#nonces) if (exp < now) this.#nonces.delete(n);
+    this.#wakeAt = this.#nextWake(now);
+    out.push({ type: 'timer', atMonoNs: this.#wakeAt });
+    return out;
+  }
+
+  /** One step of the rules; true when the state changed and the rules must run again. */
+  #evaluate(out: ElectionAction[], now: bigint, rng: Rng): boolean {
+    const self = this.rank();
+    if (this.#role === Role.Server) {
+      const rivals = this.#livePeers(now).filter((p) => p.role === Role.Server);
+      const better = best(rivals.filter((p) => comparePrecedence(p, self) < 0));
+      if (better) {
+        // Seed frames 21-24: the lower-precedence server steps down.
+        out.push({ type: 'serve', on: false });
+        this.#follow(out, this.#ref(better));
+        this.#setRole(out, Role.Client, `server ${better.id} outranks this node`);
+        return true;
+      }
+      // Tell a worse server now rather than at our next beat, so it steps down sooner.
+      for (const r of rivals) this.#nudge(out, r, now);
+      this.#raiseFloor(out, false);
+      return false;
+    }
+    if (this.#role === Role.Client) {
+      const L = this.#leader ? this.#peers.get(this.#leader.id) : undefined;
+      if (L && this.#live(L, now) && L.role === Role.Server) {
+        const mayPreempt = this.cfg.preempt || (this.#hasReference && !L.hasReference);
+        if (mayPreempt && this.#synced && comparePrecedence(self, L) < 0 && !this.#cannotServe(now)) {
+          this.#startServe(out);
+          return true;
+        }
+        return false;
+      }
+      if (L && this.#live(L, now) && L.role === Role.Client && L.leader && L.leader.id !== this.cfg.id) {
+        // Our server stepped down and follows another: follow that one (seed: a client answers with its server).
+        const next = this.#peers.get(L.leader.id);
+        if (next && this.#live(next, now) && next.role === Role.Server) {
+          this.#follow(out, this.#ref(next));
+          return true;
+        }
+        this.#query(out, { address: L.leader.address, port: L.leader.port }, now, rng);
+        return false;
+      }
+      const why = L && this.#live(L, now) ? `leader ${L.id} stopped serving` : `leader ${this.#leader?.id} lost`;
+      this.#follow(out, null);
+      this.#setRole(out, Role.None, why);
+      return true;
+    }
+    // Role.None
+    if (this.#starting || (this.#discoverUntil !== null && now < this.#discoverUntil)) return false;
+    this.#discoverUntil = null;
+    const live = this.#livePeers(now);
+    const server = best(live.filter((p) => p.role === Role.Server));
+    if (server) {
+      this.#retryAt = null;
+      this.#waiting = null;
+      this.#skipped.clear();
+      this.#follow(out, this.#ref(server));
+      this.#setRole(out, Role.Client, `${server.id} is the server`);
+      return true;
+    }
+    // Between failed attempts to serve; the retry itself goes through the
+    // rules below, so a better node that appeared meanwhile is deferred to.
+    if (this.#retryAt !== null) {
+      if (now < this.#retryAt) return false;
+      this.#retryAt = null;
+    }
+    // Follow clients to a server we have not heard from yet.
+    for (const p of live) {
+      if (p.role === Role.Client && p.leader && p.leader.id !== this.cfg.id && !this.#peers.get(p.leader.id)?.gone) {
+        this.#query(out, { address: p.leader.address, port: p.leader.port }, now, rng);
+      }
+    }
+    const cands: Rank[] = live.filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0 && !this.#skipped.has(p.id));
+    if (!this.#cannotServe(now)) cands.push(self);
+    const top = best(cands);
+    if (!top) return false;
+    if (top.id === this.cfg.id) {
+      this.#startServe(out);
+      return true;
+    }
+    // The order of succession: wait a bounded time for the node above us.
+    if (this.#waiting?.id !== top.id) {
+      this.#waiting = { id: top.id, deadline: now + this.cfg.successionWaitNs };
+      return false;
+    }
+    if (now >= this.#waiting.deadline) {
+      this.#skipped.add(top.id);
+      this.#waiting = null;
+      return true;
+    }
+    return false;
+  }
+
+  #startServe(out: ElectionAction[]): void {
+    this.#starting = true;
+    this.#waiting = null;
+    out.push({ type: 'serve', on: true });
+  }
+
+  #cannotServe(now: bigint): boolean {
+    return this.#cannotServeUntil !== null && now < this.#cannotServeUntil;
+  }
+
+  /** Serving with no reference: start no earlier than any floor we have heard of (a whole LAN's fake-hwclock). */
+  #raiseFloor(out: ElectionAction[], always: boolean): void {
+    if (this.#hasReference) return;
+    let max = this.#floorNs;
+    for (const p of this.#peers.values()) if (p.floorNs > max) max = p.floorNs;
+    if (max > 0n && (always || max > this.#raisedToNs)) {
+      this.#raisedToNs = max;
+      out.push({ type: 'raise-clock', minNodeNs: max });
+    }
+  }
+
+  #stalled(out: ElectionAction[], now: bigint, gapNs: bigint): void {
+    out.push({ type: 'event', event: { kind: 'stalled', gapNs } });
+    // Our view is stale and the others may have replaced us: a server
+    // resuming from a hang steps down and asks again instead of fighting.
+    if (this.#role === Role.Server) {
+      out.push({ type: 'serve', on: false });
+      this.#setRole(out, Role.None, 'stalled; the cluster may have moved on');
+    }
+    this.#starting = false;
+    this.#discoverUntil = now + this.cfg.discoverNs;
+    // Peers we were hearing before the gap count as live for one discovery
+    // period, while their queued words catch up. Their lastHeard stays true:
+    // it is what we vouch for to others (leaderAgeMs).
+    this.#grace = { from: now - gapNs, until: now + this.cfg.discoverNs };
+    this.#lastBeatMonoNs = now;
+  }
+
+  #setRole(out: ElectionAction[], to: Role, why: string): void {
+    if (to === this.#role) return;
+    out.push({ type: 'event', event: { kind: 'role', from: this.#role, to, why } });
+    this.#role = to;
+  }
+
+  #follow(out: ElectionAction[], leader: LeaderRef | null): void {
+    const same = leader && this.#leader && leader.id === this.#leader.id && leader.address === this.#leader.address && leader.ntpPort === this.#leader.ntpPort;
+    if (same || (leader === null && this.#leader === null)) return;
+    this.#leader = leader;
+    out.push({ type: 'follow', leader }, { type: 'event', event: { kind: 'leader', leader } });
+  }
+
+  #ref(p: Peer): LeaderRef {
+    return { id: p.id, address: p.address, port: p.port, ntpPort: p.ntpPort };
+  }
+
+  // ---- peers and liveness ----------------------------------------------
+
+  #live(p: Peer, now: bigint): boolean {
+    if (p.gone) return false;
+    if (now - p.lastHeardMonoNs <= this.deadAfterNs) return true;
+    const g = this.#grace;
+    return g !== null && now < g.until && g.from - p.lastHeardMonoNs <= this.deadAfterNs;
+  }
+
+  #livePeers(now: bigint): Peer[] {
+    return [...this.#peers.values()].filter((p) => this.#live(p, now));
+  }
+
+  #evictOne(): void {
+    let victim: Peer | null = null;
+    for (const p of this.#peers.values()) if (!victim || p.lastHeardMonoNs < victim.lastHeardMonoNs) victim = p;
+    if (victim) this.#peers.delete(victim.id);
+  }
+
+  #nextWake(now: bigint): bigint {
+    let next = this.#heartbeatAt;
+    const consider = (t: bigint | null): void => {
+      if (t !== null && t > now && t < next) next = t;
+    };
+    consider(this.#discoverUntil);
+    consider(this.#grace?.until ?? null);
+    consider(this.#retryAt);
+    consider(this.#cannotServeUntil);
+    consider(this.#waiting?.deadline ?? null);
+    // The instant any live peer would turn dead: a server's death is acted on at once.
+    for (const p of this.#peers.values()) if (this.#live(p, now)) consider(p.lastHeardMonoNs + this.deadAfterNs + 1n);
+    return next;
+  }
+
+  // ---- sending -----------------------------------------------------------
+
+  #stratum(): number {
+    return this.#hasReference ? this.#refStratum : this.cfg.localStratum;
+  }
+
+  #message(type: MsgType, nonce: bigint): ElectionMessage {
+    const cannot = this.#cannotServe(this.#now);
+    return {
+      type,
+      role: type === MsgType.Leaving ? Role.None : this.#role,
+      flags: (this.#hasReference ? FLAG_REFERENCE : 0) | (cannot ? FLAG_CANNOT_SERVE : 0) | (this.#synced || this.#role === Role.Server ? FLAG_SYNCED : 0),
+      stratum: this.#stratum(),
+      priority: this.cfg.priority,
+      bootId: this.#bootId,
+      seq: ++this.#seq,
+      nonce,
+      leaderAgeMs: this.#leaderAgeMs(),
+      floorNs: this.#floorNs,
+      ntpPort: this.cfg.ntpPort,
+      id: this.cfg.id,
+      leader: this.#role === Role.Client ? this.#leader : null,
+    };
+  }
+
+  #leaderAgeMs(): number {
+    const l = this.#role === Role.Client && this.#leader ? this.#peers.get(this.#leader.id) : undefined;
+    return l ? Number((this.#now - l.lastHeardMonoNs) / 1_000_000n) : NO_AGE;
+  }
+
+  #send(out: ElectionAction[], to: Addr | 'multicast', type: MsgType, nonce: bigint): void {
+    const bytes = encodeMessage(this.#message(type, nonce), this.cfg.key ?? undefined);
+    this.counters[type === MsgType.Query ? 'sentQuery' : type === MsgType.Status ? 'sentStatus' : 'sentLeaving']++;
+    out.push({ type: 'send', to, bytes, msgType: type });
+  }
+
+  /**
+   * "Are you the server?" with a fresh challenge: at most once per heartbeat
+   * per address unless `again`, and never more than MAX_CHALLENGES_PER_BEAT
+   * in a heartbeat, so spoofed senders cannot turn us into a reflector.
+   */
+  #query(out: ElectionAction[], to: Addr | 'multicast', now: bigint, rng: Rng, again = false): void {
+    const k = to === 'multicast' ? 'multicast' : addrKey(to);
+    if (to !== 'multicast' && this.#selfAddrs.has(k)) return;
+    const last = this.#challenged.get(k);
+    if (!again && last !== undefined && now - last < this.cfg.heartbeatNs) return;
+    if (now - this.#budgetFrom >= this.cfg.heartbeatNs) {
+      this.#budgetFrom = now;
+      this.#budget = MAX_CHALLENGES_PER_BEAT + this.#peers.size + this.cfg.peers.length;
+    }
+    if (this.#budget <= 0) return;
+    this.#budget--;
+    this.#challenged.set(k, now);
+    let nonce = rng.u64();
+    if (nonce === 0n) nonce = 1n;
+    this.#nonces.set(nonce, now + this.cfg.heartbeatNs * NONCE_LIFE_BEATS);
+    this.counters.challenges++;
+    this.#send(out, to, MsgType.Query, nonce);
+  }
+
+  #nudge(out: ElectionAction[], p: Peer, now: bigint): void {
+    const last = this.#nudged.get(p.id);
+    if (last !== undefined && now - last < this.cfg.heartbeatNs) return;
+    this.#nudged.set(p.id, now);
+    this.#send(out, p, MsgType.Status, 0n);
+  }
+
+  /** Where heartbeats go: every static peer and every live peer we have learnt, once each. */
+  #targets(now: bigint): Addr[] {
+    const seen = new Set<string>(this.#selfAddrs);
+    const out: Addr[] = [];
+    const add = (a: Addr): void => {
+      const k = addrKey(a);
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push({ address: a.address, port: a.port });
+      }
+    };
+    for (const p of this.#peers.values()) if (this.#live(p, now)) add(p);
+    for (const a of this.cfg.peers) add(a);
+    return out;
+  }
+
+  #heartbeat(out: ElectionAction[], now: bigint, rng: Rng): void {
+    this.#lastBeatMonoNs = now;
+    const known = new Set([...this.#peers.values()].filter((p) => this.#live(p, now)).map(addrKey));
+    for (const to of this.#targets(now)) {
+      // A static address nobody verified answers from yet gets a query: that is how late boots are found.
+      if (known.has(addrKey(to))) this.#send(out, to, MsgType.Status, 0n);
+      else this.#query(out, to, now, rng);
+    }
+    if (this.cfg.multicast) this.#send(out, 'multicast', MsgType.Status, 0n);
+  }
+}

@@ -1,0 +1,44 @@
+// IP literals <-> 16 bytes (IPv4 as ::ffff:a.b.c.d). Used by the ACL encoder
+// and the election wire format. Pure.
+import net from 'node:net';
+
+/** An IPv4 or IPv6 literal (no zone) -> 16 bytes, IPv4 mapped; throws on anything else. */
+export function ipToBytes(text: string): Uint8Array {
+  const family = net.isIP(text);
+  const out = new Uint8Array(16);
+  if (family === 4) {
+    out[10] = out[11] = 0xff;
+    text.split('.').forEach((p, i) => (out[12 + i] = Number(p)));
+    return out;
+  }
+  if (family !== 6) throw new TypeError(`not an IP address: ${JSON.stringify(text)}`);
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  // An embedded IPv4 tail (::ffff:1.2.3.4) is two groups.
+  const groups = (s: string | undefined): number[] =>
+    (s ? s.split(':') : []).flatMap((g) => {
+      if (!g.includes('.')) return [parseInt(g, 16)];
+      const p = g.split('.').map(Number);
+      return [(p[0]! << 8) | p[1]!, (p[2]! << 8) | p[3]!];
+    });
+  const h = groups(head), t = groups(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  all.forEach((v, i) => {
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 0xff;
+  });
+  return out;
+}
+
+export function isMappedV4(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+/** 16 bytes -> the canonical literal ("10.0.0.1" for mapped IPv4). */
+export function bytesToIp(b: Uint8Array): string {
+  if (isMappedV4(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
+  // Node's SocketAddress compresses the longest zero run for us.
+  return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}
