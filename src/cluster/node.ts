@@ -70,6 +70,7 @@ export class ClusterNode {
   #syncWake: bigint | null = null;
   #persistAt: bigint | null = null;
   #synced = false;
+  #hasTime = false;
   #served: ServerState | null = null;
   #localRefNs: bigint | null = null;
   /** Set on a leader change: the next correction is logged with its size (server merges). */
@@ -95,7 +96,10 @@ export class ClusterNode {
   start(now: Now, rng: Rng): NodeAction[] {
     const out: NodeAction[] = [];
     for (const u of this.#cfg.upstream ?? []) this.#sync(out, this.sync.addSource(u, now.monoNs), now, rng);
-    if (this.#cfg.trusted) this.#election(out, this.election.update({ hasReference: true, refStratum: this.election.cfg.localStratum }, now.monoNs, rng), now, rng);
+    if (this.#cfg.trusted) {
+      this.#hasTime = true;
+      this.#election(out, this.election.update({ hasReference: true, refStratum: this.election.cfg.localStratum, synced: true }, now.monoNs, rng), now, rng);
+    }
     this.#election(out, this.election.start(now.monoNs, rng), now, rng);
     this.#persistAt = now.monoNs + (this.#cfg.persistIntervalNs ?? 60_000_000_000n);
     return this.#finish(out, now);
@@ -244,8 +248,10 @@ export class ClusterNode {
     const st = this.sync.serverState();
     if (synced !== this.#synced) out.push({ type: 'event', event: { kind: 'synced', synced, sourceId: peer } });
     this.#synced = synced;
+    // Once synchronised, the clock carries the cluster's time through a leader's loss (holdover).
+    this.#hasTime ||= synced;
     const ref = this.#cfg.trusted ? { hasReference: true, refStratum: this.election.cfg.localStratum } : { hasReference: upstream, refStratum: upstream && st ? st.stratum : 0 };
-    this.#election(out, this.election.update({ ...ref, synced }, now.monoNs, rng), now, rng);
+    this.#election(out, this.election.update({ ...ref, synced: this.#hasTime }, now.monoNs, rng), now, rng);
   }
 
   #persist(out: NodeAction[], now: Now): void {

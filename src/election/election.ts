@@ -180,7 +180,7 @@ export class Election {
 
   /** This node's rank, as its messages advertise it. */
   rank(): Rank {
-    return { id: this.cfg.id, priority: this.cfg.priority, stratum: this.#stratum(), hasReference: this.#hasReference };
+    return { id: this.cfg.id, priority: this.cfg.priority, stratum: this.#stratum(), hasReference: this.#hasReference, synced: this.#synced || this.#role === Role.Server };
   }
 
   peers(nowMonoNs: bigint): PeerView[] {
@@ -214,7 +214,11 @@ export class Election {
     return out;
   }
 
-  /** What the node's clock says about itself: a reference (upstream or trusted), its stratum, whether it is synchronised, its floor. */
+  /**
+   * What the node's clock says about itself: a reference (upstream or
+   * trusted) and its stratum; `synced`: the clock carries the cluster's time
+   * (synchronised at least once since boot, holding over after); its floor.
+   */
   update(s: { hasReference?: boolean; refStratum?: number; synced?: boolean; floorNs?: bigint }, nowMonoNs: bigint, rng: Rng): ElectionAction[] {
     if (s.hasReference !== undefined) this.#hasReference = s.hasReference;
     if (s.refStratum !== undefined) this.#refStratum = s.refStratum;
@@ -228,7 +232,7 @@ export class Election {
     this.#now = nowMonoNs;
     if (!this.#started) return [];
     const out: ElectionAction[] = [];
-    if (this.#wakeAt !== null && nowMonoNs - this.#wakeAt > this.deadAfterNs) this.#stalled(out, nowMonoNs, nowMonoNs - this.#wakeAt);
+    this.#checkStall(out, nowMonoNs);
     if (nowMonoNs >= this.#heartbeatAt) {
       this.#heartbeat(out, nowMonoNs, rng);
       while (this.#heartbeatAt <= nowMonoNs) this.#heartbeatAt += this.cfg.heartbeatNs;
@@ -285,7 +289,7 @@ export class Election {
       return out;
     }
     this.counters.received++;
-    if (this.#role === Role.Server && nowMonoNs - this.#lastBeatMonoNs > this.deadAfterNs) this.#stalled(out, nowMonoNs, nowMonoNs - this.#lastBeatMonoNs);
+    this.#checkStall(out, nowMonoNs);
     let p = this.#peers.get(m.id);
     const sameSession = p !== undefined && p.bootId === m.bootId;
     if (sameSession && m.seq <= p!.seq) {
@@ -318,6 +322,7 @@ export class Election {
       priority: m.priority,
       stratum: m.stratum,
       hasReference: (m.flags & FLAG_REFERENCE) !== 0,
+      synced: (m.flags & FLAG_SYNCED) !== 0,
       floorNs: m.floorNs,
       ntpPort: m.ntpPort,
       leader: m.leader,
@@ -394,7 +399,9 @@ export class Election {
     if (this.#starting || (this.#discoverUntil !== null && now < this.#discoverUntil)) return false;
     this.#discoverUntil = null;
     const live = this.#livePeers(now);
-    const server = best(live.filter((p) => p.role === Role.Server));
+    // Follow only a server heard within 1.5 heartbeats: one that has gone
+    // quiet is likely dead, and following it would mean a second change soon.
+    const server = best(live.filter((p) => p.role === Role.Server && (now - p.lastHeardMonoNs) * 2n <= this.cfg.heartbeatNs * 3n));
     if (server) {
       this.#retryAt = null;
       this.#waiting = null;
@@ -457,16 +464,30 @@ export class Election {
     }
   }
 
+  /**
+   * Whatever arrives first after a hang (a queued datagram or the late
+   * timer) must see it: we missed our own wake-up or our own heartbeat by
+   * more than a peer's death takes.
+   */
+  #checkStall(out: ElectionAction[], now: bigint): void {
+    const late = this.#wakeAt !== null ? now - this.#wakeAt : 0n;
+    const quiet = now - this.#lastBeatMonoNs - this.cfg.heartbeatNs;
+    const gap = late > quiet ? late : quiet;
+    if (gap > this.cfg.heartbeatNs) this.#stalled(out, now, gap);
+  }
+
   #stalled(out: ElectionAction[], now: bigint, gapNs: bigint): void {
     out.push({ type: 'event', event: { kind: 'stalled', gapNs } });
-    // Our view is stale and the others may have replaced us: a server
-    // resuming from a hang steps down and asks again instead of fighting.
-    if (this.#role === Role.Server) {
+    // Our view is stale. Gone longer than a death takes, a server may have
+    // been replaced: it steps down and asks again instead of fighting.
+    if (this.#role === Role.Server && gapNs > this.deadAfterNs) {
       out.push({ type: 'serve', on: false });
       this.#setRole(out, Role.None, 'stalled; the cluster may have moved on');
     }
-    this.#starting = false;
-    this.#discoverUntil = now + this.cfg.discoverNs;
+    if (this.#role !== Role.Server) {
+      this.#starting = false;
+      this.#discoverUntil = now + this.cfg.discoverNs;
+    }
     // Peers we were hearing before the gap count as live for one discovery
     // period, while their queued words catch up. Their lastHeard stays true:
     // it is what we vouch for to others (leaderAgeMs).

@@ -8,8 +8,14 @@ import { Role } from '../election/wire.js';
 import type { NodeSnapshot, SimAction, WorldHooks } from './world.js';
 
 export const SYNC_BOUND_NS = 1_000_000n;
-/** Role changes a node may make after the last disruption before it counts as flapping. */
-const MAX_ROLE_CHANGES = 3;
+/**
+ * Role changes a node may make after the last disruption before it counts as
+ * flapping (following a lost leader, waiting, following the next: a few are
+ * honest work when disruptions come in a burst); and none once settled.
+ */
+const MAX_ROLE_CHANGES = 5;
+/** The election's default discovery period (one heartbeat). */
+const DISCOVERY_NS = 1e9;
 
 export interface Bounds {
   /** Settled on one server within this long of measureFromNs. */
@@ -86,6 +92,9 @@ export class Observer implements WorldHooks {
     const n = (this.#roleChanges.get(node) ?? 0) + 1;
     this.#roleChanges.set(node, n);
     if (n > MAX_ROLE_CHANGES && tNs > this.#lastDisruptionNs) this.#violate(`${node} flapped: ${n} role changes since the last disruption`);
+    const joined = this.#joinedAt.get(node) ?? 0;
+    const settledFor = this.#settledSince === null ? -1 : tNs - this.#settledSince;
+    if (settledFor > DISCOVERY_NS && this.#settledSince! > this.#lastDisruptionNs + DISCOVERY_NS && joined < this.#settledSince!) this.#violate(`${node} changed role after the cluster had settled`);
   }
 
   sample(tNs: number, nodes: NodeSnapshot[]): void {
@@ -128,7 +137,8 @@ export class Observer implements WorldHooks {
     if (this.preempt) return false;
     const office = this.#office.get(srv.id);
     if (!office) return false;
-    if ((this.#joinedAt.get(id) ?? 0) > office.t) return true;
+    // Still discovering (one heartbeat, the default) when the server took office: a late joiner too.
+    if ((this.#joinedAt.get(id) ?? -Infinity) > office.t - DISCOVERY_NS) return true;
     const then = office.nodes.find((s) => s.id === id);
     const srvThen = office.nodes.find((s) => s.id === srv.id);
     if (!then || !then.up || !srvThen || then.group !== srvThen.group) return true;

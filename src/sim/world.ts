@@ -7,6 +7,7 @@
 import { VirtualClock } from '../clock/virtual.js';
 import { ClusterNode, type Now, type NodeAction } from '../cluster/node.js';
 import type { Addr } from '../election/election.js';
+import type { Rank } from '../election/precedence.js';
 import type { ClusterKey } from '../election/wire.js';
 import { Role } from '../election/wire.js';
 import { decodePacket, encodePacket } from '../ntp/packet.js';
@@ -76,7 +77,7 @@ export interface NodeSnapshot {
   nodeNs: bigint;
   floorNs: bigint;
   group: number;
-  rank: { id: string; priority: number; stratum: number; hasReference: boolean };
+  rank: Rank;
 }
 
 export interface WorldHooks {
@@ -177,7 +178,7 @@ export class World {
       nodeNs: n.core ? n.clock.nodeNs(n.osc.sysNs(this.#t)) : 0n,
       floorNs: n.persisted.floorNs,
       group: this.#group(n),
-      rank: n.core ? n.core.election.rank() : { id: n.spec.id, priority: n.spec.priority, stratum: 10, hasReference: false },
+      rank: n.core ? n.core.election.rank() : { id: n.spec.id, priority: n.spec.priority, stratum: 10, hasReference: false, synced: false },
     }));
   }
 

@@ -169,6 +169,10 @@ export class SyncClient {
     this.lastOffsetNs = offsetNs;
     this.#jitterNs = Math.sqrt(sel.jitterNs ** 2 + peer.last!.jitterNs ** 2);
     for (const s of this.#sources.values()) s.correct(result.phaseNs, result.freqDeltaPpm, nowNs);
+    // As ntpd does after a step: the filters start over. Their stages carry
+    // the old timescale's local times, whose aged dispersion would push every
+    // source past the distance threshold until they scrolled out.
+    if (result.stepped) for (const s of this.#sources.values()) s.filter.reset();
     if (result.stepped) actions.push({ type: 'event', event: { kind: 'step', offsetNs: result.phaseNs } });
     for (const cmd of result.commands) actions.push({ type: 'clock', cmd });
     const l = peer.last!;

@@ -3,6 +3,8 @@
 import { PHI, MAX_DISPERSION_NS, type Sample } from '../ntp/wire.js';
 
 export const FILTER_STAGES = 8;
+/** A new source's first samples (an iburst's worth) all pass: there is nothing to judge them by yet. */
+const BURST_STAGES = 4;
 
 interface Stage {
   offsetNs: bigint;
@@ -37,9 +39,8 @@ export class ClockFilter {
    * is about one sample in eight. We also pass on a new sample whose delay is
    * no more than the register's median: the regression discipline does the
    * averaging, so every well-delayed sample should reach it, while the
-   * slower half (the ones queueing delay skews) is still held back. With
-   * fewer than three stages there is nothing to judge by, so a new source's
-   * first samples all pass.
+   * slower half (the ones queueing delay skews) is still held back. A new
+   * source's first BURST_STAGES samples all pass: nothing to judge them by.
    */
   add(s: Sample): FilterOutput | null {
     const prev = this.#stages[0];
@@ -55,7 +56,7 @@ export class ClockFilter {
     let best = sorted[0]!;
     if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) {
       // Too few stages to judge by (a new source): use what comes.
-      if (sorted.length >= 3 && fresh.delayNs > median) return null;
+      if (sorted.length > BURST_STAGES && fresh.delayNs > median) return null;
       best = fresh;
     }
     this.#lastUsedNs = best.localNs;

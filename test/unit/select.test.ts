@@ -1,5 +1,5 @@
-// Clock filter (RFC 5905 §10) and selection (§11.2): lowest delay wins and is
-// used once; the intersection rejects falsetickers; clustering trims outliers.
+// Clock filter (RFC 5905 §10, with the median gate of docs/ntp-core.md) and
+// selection (§11.2): no sample is used twice; the intersection rejects falsetickers; clustering trims outliers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -13,18 +13,18 @@ function sample(localNs: bigint, offsetNs: bigint, delayNs: number): Sample {
   return { offsetNs, delayNs, dispersionNs: 1000, localNs, stratum: 2, leap: 0, refId: 0, rootDelayNs: 0, rootDispersionNs: 0, pollLog2: 4, precisionLog2: -20, referenceNs: 0n, t1Ns: 0n, t2Ns: 0n, t3Ns: 0n, t4Ns: 0n };
 }
 
-test('filter: the lowest-delay sample of the last eight is chosen, and never twice', () => {
+test('filter: a new source\'s first samples pass; after that the lowest delay, or a new sample at or under the median delay', () => {
   const f = new ClockFilter();
   const S = 1_000_000_000n;
-  assert.ok(f.add(sample(1n * S, 100n, 500)), 'first sample is used');
-  const out = f.add(sample(2n * S, 50n, 200))!;
-  assert.is(out.offsetNs, 50n);
-  assert.is(out.delayNs, 200);
-  assert.is(f.add(sample(3n * S, 999n, 900)), null, 'the best is still the already-used 200 µs sample');
-  const j = f.add(sample(4n * S, 10n, 100))!;
-  assert.is(j.offsetNs, 10n);
-  assert.ok(j.jitterNs > 0);
-  for (let i = 5n; i < 14n; i++) f.add(sample(i * S, 0n, 1000));
+  for (let i = 1n; i <= 4n; i++) assert.ok(f.add(sample(i * S, i, Number(100n * i))), `burst sample ${i} is used`);
+  assert.is(f.add(sample(5n * S, 999n, 900)), null, 'slower than the median, and the best (100 µs) was used already');
+  const med = f.add(sample(6n * S, 50n, 250))!;
+  assert.is(med.offsetNs, 50n, 'at or under the median: the new sample itself is used');
+  const best = f.add(sample(7n * S, 10n, 50))!;
+  assert.is(best.offsetNs, 10n);
+  assert.is(best.delayNs, 50);
+  assert.ok(best.jitterNs > 0);
+  for (let i = 8n; i < 16n; i++) f.add(sample(i * S, 0n, 1000));
   assert.is(f.size, 8, 'eight stages');
 });
 

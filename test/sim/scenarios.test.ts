@@ -1,0 +1,47 @@
+// Every named scenario of the simulator, for a few seeds, against its
+// invariants and bounds (docs/election.md, "What the simulator checks").
+// The real election, NTP client and discipline run on simulated boards.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { runScenario, SCENARIOS } from '../../src/sim/scenarios.js';
+import { testSeed } from '../helpers/seed.js';
+
+const SEEDS = 3;
+
+for (const name of Object.keys(SCENARIOS)) {
+  test(`scenario ${name}: ${SEEDS} seeds hold every invariant`, () => {
+    for (let i = 0; i < SEEDS; i++) {
+      const seed = testSeed(100 + i);
+      const r = runScenario(name, { seed });
+      assert.equal(r.violations, [], `--scenario ${name} --seed ${seed}: ${r.violations.join('; ')}`);
+    }
+  });
+}
+
+test("seed-frames ends as the seed's frame 28: B serves, A, C and D are its clients", () => {
+  const r = runScenario('seed-frames', { seed: testSeed(1) });
+  assert.equal(r.servers, ['B']);
+  assert.equal(r.violations, []);
+});
+
+test('16 boards booting together at 1970: one server and all within 1 ms in 5 s', () => {
+  const r = runScenario('simultaneous-boot', { seed: testSeed(2), nodes: 16 });
+  assert.ok(r.time_to_one_server_ms !== null && r.time_to_one_server_ms <= 5000, `one server at ${r.time_to_one_server_ms} ms`);
+  assert.ok(r.time_to_synced_ms !== null && r.time_to_synced_ms <= 5000, `synced at ${r.time_to_synced_ms} ms`);
+  assert.ok(r.max_offset_ns !== null && r.max_offset_ns < 1e6);
+});
+
+test('server crash: a new server, and every client following it, within 3 s', () => {
+  const r = runScenario('server-crash', { seed: testSeed(3) });
+  assert.ok(r.time_to_one_server_ms !== null && r.time_to_one_server_ms <= 3000, `${r.time_to_one_server_ms} ms`);
+});
+
+test('a broken invariant is reported with the seed that replays it', () => {
+  // The same seed twice gives the same run, number for number.
+  const a = runScenario('random', { seed: testSeed(4), nodes: 6 });
+  const b = runScenario('random', { seed: testSeed(4), nodes: 6 });
+  assert.equal(a, b);
+});
+
+test.run();
