@@ -93,7 +93,7 @@ type Ev = Timed &
     | { kind: 'boot'; node: number; factoryNs: bigint | null }
     | { kind: 'timer'; node: number; gen: number; boot: number }
     | { kind: 'serve-result'; node: number; ok: boolean; boot: number }
-    | { kind: 'cluster' | 'ntp-req' | 'ntp-resp'; node: number; from: Addr; bytes: Uint8Array }
+    | { kind: 'cluster' | 'ntp-req' | 'ntp-resp'; node: number; from: Addr; bytes: Uint8Array; rxNodeNs?: bigint }
     | { kind: 'resume'; node: number }
     | { kind: 'script'; action: SimAction }
     | { kind: 'sample' }
@@ -210,6 +210,9 @@ export class World {
     const n = this.nodes[e.node]!;
     if (!n.core) return;
     if (n.hungUntil !== null) {
+      // The kernel stamps a datagram when it arrives, however late it is read.
+      if (e.kind === 'ntp-req') e.rxNodeNs = n.clock.nodeNs(n.osc.sysNs(this.#t));
+      if (e.kind === 'ntp-resp') e.rxNodeNs = n.clock.cookedNs(n.osc.sysNs(this.#t));
       n.deferred.push(e);
       return;
     }
@@ -227,10 +230,10 @@ export class World {
         this.#exec(n, n.core.onClusterMessage(e.bytes, e.from, now, n.rng, rxMonoNs));
         break;
       case 'ntp-req':
-        this.#answer(n, e.bytes, e.from);
+        this.#answer(n, e.bytes, e.from, e.rxNodeNs);
         break;
       case 'ntp-resp':
-        this.#exec(n, n.core.onNtpReply(e.bytes, e.from, now.nodeNs, now, n.rng));
+        this.#exec(n, n.core.onNtpReply(e.bytes, e.from, e.rxNodeNs ?? now.nodeNs, now, n.rng));
         break;
     }
   }
@@ -358,10 +361,10 @@ export class World {
   }
 
   /** The server side of NTP, as the native responder does it: stamps through the node's clock, state as last set. */
-  #answer(n: SimNode, bytes: Uint8Array, from: Addr): void {
+  #answer(n: SimNode, bytes: Uint8Array, from: Addr, rxNodeNs?: bigint): void {
     const req = decodePacket(bytes);
     if (!req.ok) return;
-    const rx = n.clock.nodeNs(n.osc.sysNs(this.#t));
+    const rx = rxNodeNs ?? n.clock.nodeNs(n.osc.sysNs(this.#t));
     const tx = n.clock.nodeNs(n.osc.sysNs(this.#t + TURNAROUND_NS));
     const resp = buildResponse(req.packet, rx, tx, n.state);
     if (resp) this.#deliver(n, from.address, 'ntp-resp', encodePacket(resp), TURNAROUND_NS);
