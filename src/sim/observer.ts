@@ -130,8 +130,8 @@ export class Observer implements WorldHooks {
   /**
    * A better node need not serve (preemption off) when it was not competing
    * as the server took office: it joined later (boot, restart, end of a hang),
-   * it was elsewhere (down or in another partition), or it already followed
-   * a server that was up.
+   * it was elsewhere (down or in another partition), it did not outrank the
+   * server then, or it already followed a server that was up.
    */
   #excused(id: string, srv: NodeSnapshot): boolean {
     if (this.preempt) return false;
@@ -142,6 +142,8 @@ export class Observer implements WorldHooks {
     const then = office.nodes.find((s) => s.id === id);
     const srvThen = office.nodes.find((s) => s.id === srv.id);
     if (!then || !then.up || !srvThen || then.group !== srvThen.group) return true;
+    // Ranks move (a node becomes synchronised): what counts is the order when the server was chosen.
+    if (comparePrecedence(then.rank, srvThen.rank) >= 0) return true;
     return then.role === Role.Client && office.nodes.some((s) => s.id === then.leaderId && s.up && s.group === then.group);
   }
 
