@@ -4,6 +4,7 @@
 // follow, raise the clock, arm a timer, log an event); the daemon and the
 // simulator carry them out.
 import type { Rng } from '../util/rng.js';
+import { addrKey, Challenges, PeerTable, type Addr, type Peer, type PeerView } from './peers.js';
 import { best, comparePrecedence, type Rank } from './precedence.js';
 import {
   decodeMessage,
@@ -18,11 +19,6 @@ import {
   type ElectionMessage,
   type LeaderRef,
 } from './wire.js';
-
-export interface Addr {
-  address: string;
-  port: number;
-}
 
 export interface ElectionConfig {
   id: string;
@@ -72,36 +68,13 @@ export type ElectionAction =
   | { type: 'timer'; atMonoNs: bigint }
   | { type: 'event'; event: ElectionEvent };
 
-export interface PeerView extends Rank {
-  address: string;
-  port: number;
-  role: Role;
-  flags: number;
-  floorNs: bigint;
-  ntpPort: number;
-  leader: LeaderRef | null;
-  lastHeardMonoNs: bigint;
-  live: boolean;
-}
-
-interface Peer extends Omit<PeerView, 'live'> {
-  bootId: bigint;
-  seq: bigint;
-  gone: boolean;
-}
-
 export const ELECTION_COUNTERS = ['received', 'sentQuery', 'sentStatus', 'sentLeaving', 'dropMalformed', 'dropUnauthenticated', 'dropBadMac', 'dropReplay', 'unverified', 'challenges'] as const;
 export type ElectionCounter = (typeof ELECTION_COUNTERS)[number];
 
 const S = 1_000_000_000n;
-/** Peers remembered at most (a forged-id flood cannot grow the table without bound). */
-const MAX_PEERS = 1024;
-/** A challenge nonce is good for this many heartbeats. */
-const NONCE_LIFE_BEATS = 3n;
-/** Challenges to strangers per heartbeat, beyond one per known peer. */
-const MAX_CHALLENGES_PER_BEAT = 64;
 
-const addrKey = (a: Addr): string => `${a.address}|${a.port}`;
+/** Re-exported: callers name addresses and peer views through the election. */
+export type { Addr, PeerView };
 
 export class Election {
   readonly cfg: Required<Omit<ElectionConfig, 'key'>> & { key: ClusterKey | null };
@@ -110,15 +83,10 @@ export class Election {
   #leader: LeaderRef | null = null;
   #bootId = 0n;
   #seq = 0n;
-  readonly #peers = new Map<string, Peer>();
+  readonly #peers: PeerTable;
+  readonly #challenges: Challenges;
   readonly #selfAddrs = new Set<string>();
-  /** Our outstanding challenges: nonce -> expiry; and when each address was last challenged. */
-  readonly #nonces = new Map<bigint, bigint>();
-  readonly #challenged = new Map<string, bigint>();
   readonly #nudged = new Map<string, bigint>();
-  #grace: { from: bigint; until: bigint } | null = null;
-  #budgetFrom = -(1n << 62n);
-  #budget = 0;
   #hasReference = false;
   #refStratum = 0;
   #synced = false;
@@ -162,6 +130,8 @@ export class Election {
       floorNs: cfg.floorNs ?? 0n,
     };
     this.#floorNs = this.cfg.floorNs;
+    this.#peers = new PeerTable(this.deadAfterNs, hb);
+    this.#challenges = new Challenges(hb);
   }
 
   get role(): Role {
@@ -184,7 +154,7 @@ export class Election {
   }
 
   peers(nowMonoNs: bigint): PeerView[] {
-    return [...this.#peers.values()].map(({ bootId: _b, seq: _s, gone: _g, ...p }) => ({ ...p, live: this.#live(this.#peers.get(p.id)!, nowMonoNs) }));
+    return this.#peers.views(nowMonoNs);
   }
 
   /** Boot: ask every known host "are you the server?" and listen for a while. */
@@ -207,7 +177,7 @@ export class Election {
   stop(nowMonoNs: bigint): ElectionAction[] {
     this.#now = nowMonoNs;
     const out: ElectionAction[] = [];
-    for (const to of this.#targets(nowMonoNs)) this.#send(out, to, MsgType.Leaving, 0n);
+    for (const { to } of this.#targets(nowMonoNs)) this.#send(out, to, MsgType.Leaving, 0n);
     if (this.#role === Role.Server) out.push({ type: 'serve', on: false });
     this.#setRole(out, Role.None, 'shutting down');
     this.#started = false;
@@ -290,15 +260,13 @@ export class Election {
     }
     this.counters.received++;
     this.#checkStall(out, nowMonoNs);
-    let p = this.#peers.get(m.id);
-    const sameSession = p !== undefined && p.bootId === m.bootId;
-    if (sameSession && m.seq <= p!.seq) {
+    const session = this.#peers.session(m);
+    if (session === 'replay') {
       this.counters.dropReplay++;
       return out;
     }
     // A new session is believed only when it answers one of our live challenges.
-    const verified = sameSession || (m.type === MsgType.Status && m.nonce !== 0n && (this.#nonces.get(m.nonce) ?? -1n) >= nowMonoNs);
-    if (!verified) {
+    if (session === 'new' && !(m.type === MsgType.Status && this.#challenges.answers(m.nonce, nowMonoNs))) {
       // An unknown session (a new peer, a restart, or a replay from an old
       // boot): its words change nothing until it answers a fresh challenge.
       this.counters.unverified++;
@@ -307,37 +275,7 @@ export class Election {
       if (m.type !== MsgType.Leaving) this.#query(out, from, nowMonoNs, rng, m.type === MsgType.Query);
       return this.#finish(out, nowMonoNs, rng);
     }
-    if (!p) {
-      if (this.#peers.size >= MAX_PEERS) this.#evictOne();
-      p = { id: m.id } as Peer;
-      this.#peers.set(m.id, p);
-    }
-    Object.assign(p, {
-      address: from.address,
-      port: from.port,
-      bootId: m.bootId,
-      seq: m.seq,
-      role: m.type === MsgType.Leaving ? Role.None : m.role,
-      flags: m.flags,
-      priority: m.priority,
-      stratum: m.stratum,
-      hasReference: (m.flags & FLAG_REFERENCE) !== 0,
-      synced: (m.flags & FLAG_SYNCED) !== 0,
-      floorNs: m.floorNs,
-      ntpPort: m.ntpPort,
-      leader: m.leader,
-      lastHeardMonoNs: rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs,
-      gone: m.type === MsgType.Leaving,
-    } satisfies Omit<Peer, 'id'>);
-    // Indirect liveness: a client that heard its leader recently vouches for it, so
-    // one lossy path alone does not make us bury a live server.
-    // Only fresh word counts (within 1.5 heartbeats): a peer that is itself
-    // about to give up on the leader must not keep it alive for others.
-    if (m.role === Role.Client && m.leader && m.leaderAgeMs !== NO_AGE && BigInt(m.leaderAgeMs) * 2_000_000n <= this.cfg.heartbeatNs * 3n) {
-      const l = this.#peers.get(m.leader.id);
-      const heard = (rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs) - BigInt(m.leaderAgeMs) * 1_000_000n;
-      if (l && !l.gone && heard > l.lastHeardMonoNs) l.lastHeardMonoNs = heard;
-    }
+    this.#peers.record(m, from, rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs);
     if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
     return this.#finish(out, nowMonoNs, rng);
   }
@@ -346,7 +284,7 @@ export class Election {
 
   #finish(out: ElectionAction[], now: bigint, rng: Rng): ElectionAction[] {
     for (let guard = 0; guard < 8 && this.#evaluate(out, now, rng); guard++);
-    for (const [n, exp] of this.#nonces) if (exp < now) this.#nonces.delete(n);
+    this.#challenges.expire(now);
     this.#wakeAt = this.#nextWake(now);
     out.push({ type: 'timer', atMonoNs: this.#wakeAt });
     return out;
@@ -356,7 +294,7 @@ export class Election {
   #evaluate(out: ElectionAction[], now: bigint, rng: Rng): boolean {
     const self = this.rank();
     if (this.#role === Role.Server) {
-      const rivals = this.#livePeers(now).filter((p) => p.role === Role.Server);
+      const rivals = this.#peers.livePeers(now).filter((p) => p.role === Role.Server);
       const better = best(rivals.filter((p) => comparePrecedence(p, self) < 0));
       if (better) {
         // Seed frames 21-24: the lower-precedence server steps down.
@@ -372,7 +310,7 @@ export class Election {
     }
     if (this.#role === Role.Client) {
       const L = this.#leader ? this.#peers.get(this.#leader.id) : undefined;
-      if (L && this.#live(L, now) && L.role === Role.Server) {
+      if (L && this.#peers.live(L, now) && L.role === Role.Server) {
         const mayPreempt = this.cfg.preempt || (this.#hasReference && !L.hasReference);
         if (mayPreempt && this.#synced && comparePrecedence(self, L) < 0 && !this.#cannotServe(now)) {
           this.#startServe(out);
@@ -380,17 +318,17 @@ export class Election {
         }
         return false;
       }
-      if (L && this.#live(L, now) && L.role === Role.Client && L.leader && L.leader.id !== this.cfg.id) {
+      if (L && this.#peers.live(L, now) && L.role === Role.Client && L.leader && L.leader.id !== this.cfg.id) {
         // Our server stepped down and follows another: follow that one (seed: a client answers with its server).
         const next = this.#peers.get(L.leader.id);
-        if (next && this.#live(next, now) && next.role === Role.Server) {
+        if (next && this.#peers.live(next, now) && next.role === Role.Server) {
           this.#follow(out, this.#ref(next));
           return true;
         }
         this.#query(out, { address: L.leader.address, port: L.leader.port }, now, rng);
         return false;
       }
-      const why = L && this.#live(L, now) ? `leader ${L.id} stopped serving` : `leader ${this.#leader?.id} lost`;
+      const why = L && this.#peers.live(L, now) ? `leader ${L.id} stopped serving` : `leader ${this.#leader?.id} lost`;
       this.#follow(out, null);
       this.#setRole(out, Role.None, why);
       return true;
@@ -398,10 +336,10 @@ export class Election {
     // Role.None
     if (this.#starting || (this.#discoverUntil !== null && now < this.#discoverUntil)) return false;
     this.#discoverUntil = null;
-    const live = this.#livePeers(now);
+    const live = this.#peers.livePeers(now);
     // Follow only a server heard within 1.5 heartbeats: one that has gone
     // quiet is likely dead, and following it would mean a second change soon.
-    const server = best(live.filter((p) => p.role === Role.Server && (now - p.lastHeardMonoNs) * 2n <= this.cfg.heartbeatNs * 3n));
+    const server = best(live.filter((p) => p.role === Role.Server && this.#peers.fresh(p, now)));
     if (server) {
       this.#retryAt = null;
       this.#waiting = null;
@@ -456,8 +394,8 @@ export class Election {
   /** Serving with no reference: start no earlier than any floor we have heard of (a whole LAN's fake-hwclock). */
   #raiseFloor(out: ElectionAction[], always: boolean): void {
     if (this.#hasReference) return;
-    let max = this.#floorNs;
-    for (const p of this.#peers.values()) if (p.floorNs > max) max = p.floorNs;
+    const heard = this.#peers.maxFloorNs();
+    const max = heard > this.#floorNs ? heard : this.#floorNs;
     if (max > 0n && (always || max > this.#raisedToNs)) {
       this.#raisedToNs = max;
       out.push({ type: 'raise-clock', minNodeNs: max });
@@ -488,10 +426,7 @@ export class Election {
       this.#starting = false;
       this.#discoverUntil = now + this.cfg.discoverNs;
     }
-    // Peers we were hearing before the gap count as live for one discovery
-    // period, while their queued words catch up. Their lastHeard stays true:
-    // it is what we vouch for to others (leaderAgeMs).
-    this.#grace = { from: now - gapNs, until: now + this.cfg.discoverNs };
+    this.#peers.stalled(now, gapNs, now + this.cfg.discoverNs);
     this.#lastBeatMonoNs = now;
   }
 
@@ -512,37 +447,18 @@ export class Election {
     return { id: p.id, address: p.address, port: p.port, ntpPort: p.ntpPort };
   }
 
-  // ---- peers and liveness ----------------------------------------------
-
-  #live(p: Peer, now: bigint): boolean {
-    if (p.gone) return false;
-    if (now - p.lastHeardMonoNs <= this.deadAfterNs) return true;
-    const g = this.#grace;
-    return g !== null && now < g.until && g.from - p.lastHeardMonoNs <= this.deadAfterNs;
-  }
-
-  #livePeers(now: bigint): Peer[] {
-    return [...this.#peers.values()].filter((p) => this.#live(p, now));
-  }
-
-  #evictOne(): void {
-    let victim: Peer | null = null;
-    for (const p of this.#peers.values()) if (!victim || p.lastHeardMonoNs < victim.lastHeardMonoNs) victim = p;
-    if (victim) this.#peers.delete(victim.id);
-  }
-
   #nextWake(now: bigint): bigint {
     let next = this.#heartbeatAt;
     const consider = (t: bigint | null): void => {
       if (t !== null && t > now && t < next) next = t;
     };
     consider(this.#discoverUntil);
-    consider(this.#grace?.until ?? null);
+    consider(this.#peers.graceUntil);
     consider(this.#retryAt);
     consider(this.#cannotServeUntil);
     consider(this.#waiting?.deadline ?? null);
     // The instant any live peer would turn dead: a server's death is acted on at once.
-    for (const p of this.#peers.values()) if (this.#live(p, now)) consider(p.lastHeardMonoNs + this.deadAfterNs + 1n);
+    consider(this.#peers.nextDeathMonoNs(now));
     return next;
   }
 
@@ -553,13 +469,13 @@ export class Election {
   }
 
   #message(type: MsgType, nonce: bigint): ElectionMessage {
-    const cannot = this.#cannotServe(this.#now);
+    const r = this.rank();
     return {
       type,
       role: type === MsgType.Leaving ? Role.None : this.#role,
-      flags: (this.#hasReference ? FLAG_REFERENCE : 0) | (cannot ? FLAG_CANNOT_SERVE : 0) | (this.#synced || this.#role === Role.Server ? FLAG_SYNCED : 0),
-      stratum: this.#stratum(),
-      priority: this.cfg.priority,
+      flags: (r.hasReference ? FLAG_REFERENCE : 0) | (this.#cannotServe(this.#now) ? FLAG_CANNOT_SERVE : 0) | (r.synced ? FLAG_SYNCED : 0),
+      stratum: r.stratum,
+      priority: r.priority,
       bootId: this.#bootId,
       seq: ++this.#seq,
       nonce,
@@ -582,26 +498,12 @@ export class Election {
     out.push({ type: 'send', to, bytes, msgType: type });
   }
 
-  /**
-   * "Are you the server?" with a fresh challenge: at most once per heartbeat
-   * per address unless `again`, and never more than MAX_CHALLENGES_PER_BEAT
-   * in a heartbeat, so spoofed senders cannot turn us into a reflector.
-   */
+  /** "Are you the server?" with a fresh challenge (limited: see Challenges). */
   #query(out: ElectionAction[], to: Addr | 'multicast', now: bigint, rng: Rng, again = false): void {
     const k = to === 'multicast' ? 'multicast' : addrKey(to);
-    if (to !== 'multicast' && this.#selfAddrs.has(k)) return;
-    const last = this.#challenged.get(k);
-    if (!again && last !== undefined && now - last < this.cfg.heartbeatNs) return;
-    if (now - this.#budgetFrom >= this.cfg.heartbeatNs) {
-      this.#budgetFrom = now;
-      this.#budget = MAX_CHALLENGES_PER_BEAT + this.#peers.size + this.cfg.peers.length;
-    }
-    if (this.#budget <= 0) return;
-    this.#budget--;
-    this.#challenged.set(k, now);
-    let nonce = rng.u64();
-    if (nonce === 0n) nonce = 1n;
-    this.#nonces.set(nonce, now + this.cfg.heartbeatNs * NONCE_LIFE_BEATS);
+    if (this.#selfAddrs.has(k)) return;
+    const nonce = this.#challenges.issue(k, now, rng, again, this.#peers.size + this.cfg.peers.length);
+    if (nonce === null) return;
     this.counters.challenges++;
     this.#send(out, to, MsgType.Query, nonce);
   }
@@ -613,28 +515,27 @@ export class Election {
     this.#send(out, p, MsgType.Status, 0n);
   }
 
-  /** Where heartbeats go: every static peer and every live peer we have learnt, once each. */
-  #targets(now: bigint): Addr[] {
+  /** Where heartbeats go: every live peer we have learnt (verified) and every static address, once each. */
+  #targets(now: bigint): { to: Addr; verified: boolean }[] {
     const seen = new Set<string>(this.#selfAddrs);
-    const out: Addr[] = [];
-    const add = (a: Addr): void => {
+    const out: { to: Addr; verified: boolean }[] = [];
+    const add = (a: Addr, verified: boolean): void => {
       const k = addrKey(a);
       if (!seen.has(k)) {
         seen.add(k);
-        out.push({ address: a.address, port: a.port });
+        out.push({ to: { address: a.address, port: a.port }, verified });
       }
     };
-    for (const p of this.#peers.values()) if (this.#live(p, now)) add(p);
-    for (const a of this.cfg.peers) add(a);
+    for (const p of this.#peers.livePeers(now)) add(p, true);
+    for (const a of this.cfg.peers) add(a, false);
     return out;
   }
 
   #heartbeat(out: ElectionAction[], now: bigint, rng: Rng): void {
     this.#lastBeatMonoNs = now;
-    const known = new Set([...this.#peers.values()].filter((p) => this.#live(p, now)).map(addrKey));
-    for (const to of this.#targets(now)) {
+    for (const { to, verified } of this.#targets(now)) {
       // A static address nobody verified answers from yet gets a query: that is how late boots are found.
-      if (known.has(addrKey(to))) this.#send(out, to, MsgType.Status, 0n);
+      if (verified) this.#send(out, to, MsgType.Status, 0n);
       else this.#query(out, to, now, rng);
     }
     if (this.cfg.multicast) this.#send(out, 'multicast', MsgType.Status, 0n);
