@@ -1,0 +1,438 @@
+// The daemon's configuration: TOML (parsed by smol-toml), checked key by key
+// against the schema below. Every mistake is a ConfigError naming the file,
+// the line and the key (docs/config.md lists every key). The embedded
+// default is what `clocktower run` uses with no file: one node on loopback,
+// virtual clock, state in a per-user directory.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
+
+import { ConfigError } from '../util/errors.js';
+import { formatHostPort, parseHostPort, type HostPort } from './hostport.js';
+import { encodeCidr } from '../native/server.js';
+
+export const DEFAULT_NTP_PORT = 123;
+export const DEFAULT_CLUSTER_PORT = 12300;
+
+export interface UpstreamConfig {
+  /** As written: a name or an address, with the port. */
+  host: string;
+  port: number;
+  minPollLog2: number;
+  maxPollLog2: number;
+  iburst: boolean;
+  keyId: number | null;
+}
+
+export interface BroadcastConfig {
+  /** Where to send mode-5 packets (a broadcast or multicast address). */
+  to: HostPort;
+  intervalLog2: number;
+  keyId: number | null;
+}
+
+export interface Config {
+  /** The file it came from, or null for the embedded default. */
+  file: string | null;
+  node: { id: string; priority: number };
+  ntp: {
+    listen: HostPort[];
+    allow: string[];
+    deny: string[];
+    denyAction: 'kod' | 'drop';
+    rateLimit: { intervalS: number; burst: number; kodIntervalS: number } | null;
+    keys: string | null;
+    requireAuth: boolean;
+    broadcast: BroadcastConfig | null;
+    broadcastClient: boolean;
+  };
+  cluster: {
+    listen: HostPort;
+    peers: HostPort[];
+    keyFile: string | null;
+    keyId: number | null;
+    multicast: HostPort | null;
+    heartbeatNs: bigint;
+    preempt: boolean;
+  };
+  upstream: { servers: UpstreamConfig[] };
+  clock: {
+    mode: 'virtual' | 'system';
+    /** Virtual only: the node clock at process start (Unix ns), or null for the system time. */
+    startNs: bigint | null;
+    stepThresholdNs: number;
+    localStratum: number;
+    /** The operator vouches for this clock: the node is a reference at local_stratum. */
+    trusted: boolean;
+    allowBackwards: boolean;
+  };
+  state: { dir: string };
+  control: { socket: string };
+  metrics: { listen: HostPort | null };
+  log: { level: LogLevel };
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where a user's own node keeps its state with no config file. */
+export function userStateDir(env = process.env): string {
+  const base = env['XDG_STATE_HOME'] || path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'clocktower');
+}
+
+/** The embedded default: a single node that is safe anywhere. */
+export function defaultConfigText(env = process.env): string {
+  const dir = userStateDir(env);
+  return `# clocktower's embedded default: one node, loopback only, virtual clock.
+[node]
+priority = 100
+[ntp]
+listen = ["127.0.0.1:11123"]
+[cluster]
+listen = "127.0.0.1:${DEFAULT_CLUSTER_PORT}"
+[clock]
+mode = "virtual"
+[state]
+dir = ${JSON.stringify(dir)}
+[control]
+socket = ${JSON.stringify(path.join(dir, 'clocktower.sock'))}
+`;
+}
+
+// ---- values --------------------------------------------------------------
+
+const UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** "1s", "128ms", "1.5s", "2m" -> ns. A bare number is refused: the unit is part of the value. */
+export function parseDurationNs(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)\s*$/.exec(text);
+  if (!m) throw new Error(`bad duration ${JSON.stringify(text)}: write a number and a unit (ns, us, ms, s, m, h), e.g. "1s"`);
+  return Number(m[1]) * UNITS_NS[m[2]!]!;
+}
+
+type Check<T> = (v: unknown) => T;
+
+const typeName = (v: unknown): string => (Array.isArray(v) ? 'array' : v instanceof TomlDate ? 'datetime' : typeof v === 'object' ? 'table' : typeof v);
+function want(kind: string, v: unknown): never {
+  throw new Error(`expected ${kind}, got ${typeName(v)}${typeof v === 'string' || typeof v === 'number' ? ` ${JSON.stringify(v)}` : ''}`);
+}
+
+const str: Check<string> = (v) => (typeof v === 'string' ? v : want('a string', v));
+const bool: Check<boolean> = (v) => (typeof v === 'boolean' ? v : want('true or false', v));
+const int = (min: number, max: number): Check<number> => (v) => {
+  if (typeof v !== 'number' || !Number.isInteger(v)) want('an integer', v);
+  if ((v as number) < min || (v as number) > max) throw new Error(`must be ${min}..${max}, got ${v}`);
+  return v as number;
+};
+const oneOf = <T extends string>(...values: T[]): Check<T> => (v) => {
+  if (typeof v !== 'string' || !values.includes(v as T)) throw new Error(`must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+};
+const duration = (minNs: number, maxNs: number): Check<number> => (v) => {
+  if (typeof v === 'number') throw new Error(`a duration needs a unit: write "${v}s" or "${v}ms"`);
+  const ns = parseDurationNs(str(v));
+  if (ns < minNs || ns > maxNs) throw new Error(`must be between ${minNs / 1e9}s and ${maxNs / 1e9}s, got ${JSON.stringify(v)}`);
+  return ns;
+};
+const list = <T>(item: Check<T>): Check<T[]> => (v) => {
+  if (!Array.isArray(v)) want('an array', v);
+  return (v as unknown[]).map((x, i) => {
+    try {
+      return item(x);
+    } catch (e) {
+      throw new Error(`item ${i + 1}: ${(e as Error).message}`);
+    }
+  });
+};
+/** An IP literal with a port: sockets bind to addresses, not names. */
+const ipPort = (defaultPort: number, allowZero = false): Check<HostPort> => (v) => {
+  const text = str(v);
+  const hp = allowZero && /:0$/.test(text) ? { ...parseHostPort(text.slice(0, -2), defaultPort), port: 0 } : parseHostPort(text, defaultPort);
+  if (net.isIP(hp.host.split('%')[0]!) === 0) throw new Error(`${JSON.stringify(text)} is not an IP address (write e.g. "0.0.0.0:${defaultPort}" or "[::]:${defaultPort}")`);
+  return hp;
+};
+const hostPort = (defaultPort: number): Check<HostPort> => (v) => parseHostPort(str(v), defaultPort);
+const cidr: Check<string> = (v) => {
+  encodeCidr(str(v));
+  return v as string;
+};
+const filePath: Check<string> = (v) => {
+  const p = str(v);
+  if (!p) throw new Error('empty path');
+  return p;
+};
+const pollLog2 = int(-4, 17);
+
+function startTime(v: unknown): bigint {
+  const text = v instanceof TomlDate ? v.toISOString() : str(v);
+  const m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/i.exec(text);
+  const ms = m ? Date.parse(`${m[1]}T${m[2]}${m[4]!.toUpperCase()}`) : NaN;
+  if (!m || Number.isNaN(ms)) throw new Error(`bad time ${JSON.stringify(text)}: write RFC 3339 with a zone, e.g. "1970-01-01T00:00:00Z"`);
+  if (ms < 0) throw new Error('must not be before 1970');
+  const frac = m[3] ? BigInt(m[3].slice(1).padEnd(9, '0')) : 0n;
+  return BigInt(ms) * 1_000_000n + frac;
+}
+
+// ---- where keys are ---------------------------------------------------------
+
+/**
+ * Line numbers of keys ("ntp.listen", "upstream.servers.2.minpoll") found by
+ * a scan of the text; smol-toml parses, this only finds lines for messages.
+ */
+function locateKeys(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  let table = '';
+  let openArray: { key: string; n: number } | null = null;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    const n = i + 1;
+    const header = /^\[\s*([A-Za-z0-9_.-]+)\s*\]$/.exec(line);
+    if (header) {
+      table = header[1]!;
+      if (!lines.has(table)) lines.set(table, n);
+      openArray = null;
+      return;
+    }
+    const kv = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(line);
+    let rest = line;
+    if (kv) {
+      const key = table ? `${table}.${kv[1]}` : kv[1]!;
+      lines.set(key, n);
+      rest = kv[2]!;
+      openArray = rest.startsWith('[') ? { key, n: 0 } : null;
+      if (!openArray) {
+        for (const sub of rest.matchAll(/([A-Za-z0-9_-]+)\s*=/g)) lines.set(`${key}.${sub[1]}`, n);
+        return;
+      }
+      rest = rest.slice(1);
+    }
+    if (openArray) {
+      // Elements of an array, one or more per line: "host", { address = ... }.
+      for (const el of rest.matchAll(/\{[^}]*\}|"(?:[^"\\]|\\.)*"|'[^']*'|[^,\]\s]+/g)) {
+        openArray.n++;
+        const k = `${openArray.key}.${openArray.n}`;
+        lines.set(k, n);
+        for (const sub of el[0].matchAll(/([A-Za-z0-9_-]+)\s*=/g)) lines.set(`${k}.${sub[1]}`, n);
+      }
+      if (rest.includes(']') && !/\[[^\]]*$/.test(rest)) openArray = null;
+    }
+  });
+  return lines;
+}
+
+// ---- the schema ------------------------------------------------------------------
+
+type Table = Record<string, unknown>;
+
+class Reader {
+  constructor(
+    readonly file: string,
+    readonly lines: Map<string, number>,
+  ) {}
+
+  lineOf(key: string): number {
+    for (let k = key; k; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
+      const n = this.lines.get(k);
+      if (n !== undefined) return n;
+    }
+    return 1;
+  }
+
+  fail(key: string, problem: string): never {
+    throw new ConfigError(this.file, this.lineOf(key), key, problem);
+  }
+
+  /** A table's keys, refusing any the schema does not name. */
+  table(v: unknown, key: string, known: string[]): Table {
+    if (v === undefined) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof TomlDate) this.fail(key, `expected a table, got ${typeName(v)}`);
+    for (const k of Object.keys(v as Table)) {
+      if (!known.includes(k)) this.fail(`${key}.${k}`, `unknown key (known in [${key}]: ${known.join(', ')})`);
+    }
+    return v as Table;
+  }
+
+  get<T>(t: Table, table: string, key: string, check: Check<T>, def: T): T {
+    const v = t[key];
+    if (v === undefined) return def;
+    try {
+      return check(v);
+    } catch (e) {
+      const item = /^item (\d+): /.exec((e as Error).message);
+      const msg = (e as Error).message;
+      return this.fail(item ? `${table}.${key}.${item[1]}` : `${table}.${key}`, item ? msg.slice(item[0].length) : msg);
+    }
+  }
+}
+
+const TABLES: Record<string, string[]> = {
+  node: ['id', 'priority'],
+  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client'],
+  cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt'],
+  upstream: ['servers'],
+  clock: ['mode', 'start', 'step_threshold', 'local_stratum', 'trusted', 'allow_backwards'],
+  state: ['dir'],
+  control: ['socket'],
+  metrics: ['listen'],
+  log: ['level'],
+};
+
+/** The multicast group cluster nodes announce to with `multicast = true`. */
+export const CLUSTER_MULTICAST_GROUP = '239.255.77.123';
+
+/** Parses and checks a config; `file` names it in errors and anchors relative paths. */
+export function parseConfig(text: string, file: string): Config {
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    if (e instanceof TomlError) throw new ConfigError(file, e.line, '', `not valid TOML: ${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')}`);
+    throw e;
+  }
+  const r = new Reader(file, locateKeys(text));
+  for (const k of Object.keys(doc)) if (!(k in TABLES)) r.fail(k, `unknown ${typeof doc[k] === 'object' ? 'table' : 'key'} (known tables: ${Object.keys(TABLES).join(', ')})`);
+  const t = (name: string): Table => r.table(doc[name], name, TABLES[name]!);
+  const rel = (p: string): string => (path.isAbsolute(p) || file === '<default>' ? p : path.resolve(path.dirname(file), p));
+
+  const node = t('node');
+  const ntp = t('ntp');
+  const cluster = t('cluster');
+  const upstream = t('upstream');
+  const clock = t('clock');
+  const state = t('state');
+  const control = t('control');
+  const metrics = t('metrics');
+  const log = t('log');
+
+  const rate = ntp['rate_limit'];
+  let rateLimit: Config['ntp']['rateLimit'] = null;
+  if (rate !== undefined && rate !== false) {
+    const rt = rate === true ? {} : r.table(rate, 'ntp.rate_limit', ['interval', 'burst', 'kod_interval']);
+    rateLimit = {
+      intervalS: r.get(rt, 'ntp.rate_limit', 'interval', duration(1e6, 3600e9), 0.125e9) / 1e9,
+      burst: r.get(rt, 'ntp.rate_limit', 'burst', int(1, 1024), 16),
+      kodIntervalS: r.get(rt, 'ntp.rate_limit', 'kod_interval', duration(1e6, 3600e9), 1e9) / 1e9,
+    };
+  }
+
+  let broadcast: BroadcastConfig | null = null;
+  if (ntp['broadcast'] !== undefined) {
+    const bt = r.table(ntp['broadcast'], 'ntp.broadcast', ['address', 'interval', 'key']);
+    if (bt['address'] === undefined) r.fail('ntp.broadcast.address', 'missing (where to send, e.g. "10.0.0.255:123")');
+    const intervalNs = r.get(bt, 'ntp.broadcast', 'interval', duration(1e9, 2 ** 17 * 1e9), 64e9);
+    broadcast = {
+      to: r.get(bt, 'ntp.broadcast', 'address', ipPort(DEFAULT_NTP_PORT), { host: '', port: 0 }),
+      intervalLog2: Math.round(Math.log2(intervalNs / 1e9)),
+      keyId: r.get(bt, 'ntp.broadcast', 'key', int(1, 2 ** 32 - 1), null as number | null),
+    };
+  }
+
+  const servers = r.get(upstream, 'upstream', 'servers', (v) => (Array.isArray(v) ? v : want('an array', v)), [] as unknown[]).map((v, i) => {
+    const key = `upstream.servers.${i + 1}`;
+    if (typeof v === 'string') return upstreamEntry(r, key, { address: v });
+    return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key']));
+  });
+
+  const mode = r.get(clock, 'clock', 'mode', oneOf('virtual', 'system'), 'virtual');
+  const startNs = r.get(clock, 'clock', 'start', startTime, null as bigint | null);
+  if (startNs !== null && mode !== 'virtual') r.fail('clock.start', 'only a virtual clock can start at a given time (mode = "virtual")');
+
+  const listenCluster = r.get(cluster, 'cluster', 'listen', ipPort(DEFAULT_CLUSTER_PORT), { host: '0.0.0.0', port: DEFAULT_CLUSTER_PORT });
+  const multicast = r.get(cluster, 'cluster', 'multicast', bool, false);
+  if (multicast && net.isIPv6(listenCluster.host)) r.fail('cluster.multicast', 'multicast announcements are IPv4 only; list the peers instead');
+
+  const keyFile = r.get(cluster, 'cluster', 'key_file', filePath, null as string | null);
+  const cfg: Config = {
+    file: file === '<default>' ? null : file,
+    node: {
+      id: r.get(node, 'node', 'id', (v) => {
+        const s = str(v);
+        if (!/^[\x21-\x7e]{1,64}$/.test(s)) throw new Error('must be 1..64 printable ASCII characters without spaces');
+        return s;
+      }, os.hostname().slice(0, 64) || 'clocktower'),
+      priority: r.get(node, 'node', 'priority', int(0, 2 ** 32 - 1), 100),
+    },
+    ntp: {
+      listen: r.get(ntp, 'ntp', 'listen', list(ipPort(DEFAULT_NTP_PORT)), [{ host: '0.0.0.0', port: DEFAULT_NTP_PORT }]),
+      allow: r.get(ntp, 'ntp', 'allow', list(cidr), []),
+      deny: r.get(ntp, 'ntp', 'deny', list(cidr), []),
+      denyAction: r.get(ntp, 'ntp', 'deny_action', oneOf('kod', 'drop'), 'kod'),
+      rateLimit,
+      keys: ((k) => (k === null ? null : rel(k)))(r.get(ntp, 'ntp', 'keys', filePath, null as string | null)),
+      requireAuth: r.get(ntp, 'ntp', 'require_auth', bool, false),
+      broadcast,
+      broadcastClient: r.get(ntp, 'ntp', 'broadcast_client', bool, false),
+    },
+    cluster: {
+      listen: listenCluster,
+      peers: r.get(cluster, 'cluster', 'peers', list(ipPort(DEFAULT_CLUSTER_PORT)), []),
+      keyFile: keyFile === null ? null : rel(keyFile),
+      keyId: r.get(cluster, 'cluster', 'key_id', int(1, 2 ** 32 - 1), null as number | null),
+      multicast: multicast ? { host: CLUSTER_MULTICAST_GROUP, port: listenCluster.port } : null,
+      heartbeatNs: BigInt(Math.round(r.get(cluster, 'cluster', 'heartbeat', duration(100e6, 60e9), 1e9))),
+      preempt: r.get(cluster, 'cluster', 'preempt', bool, false),
+    },
+    upstream: { servers },
+    clock: {
+      mode,
+      startNs,
+      stepThresholdNs: r.get(clock, 'clock', 'step_threshold', duration(0, 3600e9), 128e6),
+      localStratum: r.get(clock, 'clock', 'local_stratum', int(1, 15), 10),
+      trusted: r.get(clock, 'clock', 'trusted', bool, false),
+      allowBackwards: r.get(clock, 'clock', 'allow_backwards', bool, false),
+    },
+    state: { dir: rel(r.get(state, 'state', 'dir', filePath, '/var/lib/clocktower')) },
+    control: { socket: rel(r.get(control, 'control', 'socket', filePath, '/run/clocktower.sock')) },
+    metrics: { listen: r.get(metrics, 'metrics', 'listen', ipPort(9123), null as HostPort | null) },
+    log: { level: r.get(log, 'log', 'level', oneOf(...LOG_LEVELS), 'info') },
+  };
+  if (cfg.ntp.listen.length === 0) r.fail('ntp.listen', 'needs at least one address: a node that cannot serve NTP cannot be elected');
+  if (cfg.cluster.keyId !== null && cfg.cluster.keyFile === null) r.fail('cluster.key_id', 'needs key_file');
+  if (Buffer.byteLength(cfg.control.socket) > 107) r.fail('control.socket', 'path longer than a Unix socket allows (107 bytes)');
+  return cfg;
+}
+
+function upstreamEntry(r: Reader, key: string, t: Table): UpstreamConfig {
+  if (t['address'] === undefined) r.fail(`${key}.address`, 'missing');
+  const hp = r.get(t, key, 'address', hostPort(DEFAULT_NTP_PORT), { host: '', port: 0 });
+  const e: UpstreamConfig = {
+    host: hp.host,
+    port: hp.port,
+    minPollLog2: r.get(t, key, 'minpoll', pollLog2, 6),
+    maxPollLog2: r.get(t, key, 'maxpoll', pollLog2, 10),
+    iburst: r.get(t, key, 'iburst', bool, true),
+    keyId: r.get(t, key, 'key', int(1, 2 ** 32 - 1), null as number | null),
+  };
+  if (e.minPollLog2 > e.maxPollLog2) r.fail(`${key}.minpoll`, `minpoll ${e.minPollLog2} is above maxpoll ${e.maxPollLog2}`);
+  return e;
+}
+
+/** Reads and checks a config file; errors name the file. */
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, 0, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+export function defaultConfig(env = process.env): Config {
+  return parseConfig(defaultConfigText(env), '<default>');
+}
+
+/** One line per key, for `check-config` and the startup log. */
+export function describeConfig(c: Config): string {
+  return [
+    `node ${c.node.id} priority ${c.node.priority}`,
+    `ntp on ${c.ntp.listen.map(formatHostPort).join(', ')}`,
+    `cluster on ${formatHostPort(c.cluster.listen)}, ${c.cluster.peers.length} peer(s)${c.cluster.multicast ? ', multicast' : ''}${c.cluster.keyFile ? ', keyed' : ''}`,
+    `upstream ${c.upstream.servers.length ? c.upstream.servers.map((s) => formatHostPort({ host: s.host, port: s.port })).join(', ') : 'none'}`,
+    `clock ${c.clock.mode}${c.clock.trusted ? ' (trusted)' : ''}, state in ${c.state.dir}, control ${c.control.socket}`,
+  ].join('\n');
+}
