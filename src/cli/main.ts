@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { packageRoot } from '../native/binding.js';
+import { UsageError } from './args.js';
 
 export interface Command {
   summary: string;
@@ -11,7 +12,12 @@ export interface Command {
 }
 
 const commands: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).command,
+  status: async () => (await import('./status.js')).command,
+  'check-config': async () => (await import('./check-config.js')).command,
   query: async () => (await import('./query.js')).command,
+  sync: async () => (await import('./sync.js')).command,
+  demo: async () => (await import('./demo.js')).command,
   bench: async () => (await import('./bench.js')).command,
   simulate: async () => (await import('./simulate.js')).command,
 };
@@ -59,5 +65,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(cmd.usage);
     return 0;
   }
-  return cmd.run(rest);
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`clocktower ${name}: ${e.message}\n\n${cmd.usage}`);
+    return 2;
+  }
 }

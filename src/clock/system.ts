@@ -11,7 +11,21 @@ import {
   slewOffsetNs,
   stepNs,
 } from '../native/clock.js';
+import { readFileSync } from 'node:fs';
+
 import type { ClockCommand, ClockDriver, ClockModel } from './driver.js';
+
+const CAP_SYS_TIME = 25n;
+
+/** Whether this process may set the clock (CapEff in /proc/self/status), so a caller can say so before trying. */
+export function hasCapSysTime(): boolean {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m !== null && ((BigInt(`0x${m[1]}`) >> CAP_SYS_TIME) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
 
 export class SystemClock implements ClockDriver {
   readonly mode = 'system' as const;

@@ -311,7 +311,12 @@ export class Election {
     if (this.#role === Role.Client) {
       const L = this.#leader ? this.#peers.get(this.#leader.id) : undefined;
       if (L && this.#peers.live(L, now) && L.role === Role.Server) {
-        const mayPreempt = this.cfg.preempt || (this.#hasReference && !L.hasReference);
+        // Upstream time (a stratum below our local one) displaces a server
+        // without a reference; an operator-trusted clock does not: the
+        // cluster's time already descends from one, and a switch would cost
+        // every client a correction for nothing (docs/election.md, rule 7).
+        const upstream = this.#hasReference && this.#refStratum < this.cfg.localStratum;
+        const mayPreempt = this.cfg.preempt || (upstream && !L.hasReference);
         if (mayPreempt && this.#synced && comparePrecedence(self, L) < 0 && !this.#cannotServe(now)) {
           this.#startServe(out);
           return true;

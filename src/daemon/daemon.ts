@@ -1,0 +1,528 @@
+// The daemon: one ClusterNode driven over real sockets. The election runs on
+// a UdpEndpoint on the cluster port; NTP is served by the native responder on
+// every [ntp] listen address with the state the node's role gives it; the
+// node's own NTP client polls the elected server (or the upstreams) from its
+// own endpoint with kernel TX/RX stamps. Timers, the clock driver, the state
+// file, the control socket and the metrics endpoint live here and nowhere
+// else (shared/STYLE.md: pure cores, thin shell).
+import { lookup } from 'node:dns/promises';
+import { randomFillSync } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import type http from 'node:http';
+import net from 'node:net';
+
+import { hasCapSysTime, SystemClock } from '../clock/system.js';
+import { VirtualClock } from '../clock/virtual.js';
+import type { ClockDriver } from '../clock/driver.js';
+import { ClusterNode, LEADER_SOURCE, type NodeAction, type NodeEvent, type Now } from '../cluster/node.js';
+import { ELECTION_COUNTERS } from '../election/election.js';
+import { Role, type ClusterKey } from '../election/wire.js';
+import { parseKeyFile, type KeyRing } from '../ntp/auth.js';
+import { formatRefId } from '../ntp/packet.js';
+import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
+import { realtimeNs } from '../native/clock.js';
+import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
+import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
+import type { SourceConfig } from '../sync/source.js';
+import { ClocktowerError, ConfigError } from '../util/errors.js';
+import { cryptoRng, type Rng } from '../util/rng.js';
+import type { Config } from './config.js';
+import { serveControl } from './control.js';
+import { formatHostPort } from './hostport.js';
+import type { Logger } from './log.js';
+import { serveMetrics } from './metrics.js';
+import { lockStateDir, readState, writeState } from './state.js';
+import { ROLE_NAMES, type SourceStatus, type Status } from './status.js';
+
+export interface DaemonOptions {
+  log: Logger;
+  rng?: Rng;
+  /** Every node event, as it happens (the demo prints role changes from here). */
+  onEvent?: (e: NodeEvent) => void;
+}
+
+/** How often bursts of authentication failures are summarised in the log. */
+const AUTH_REPORT_NS = 10_000_000_000n;
+
+function loadKeys(file: string | null): KeyRing {
+  if (file === null) return new Map();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, 0, '', `cannot read key file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseKeyFile(text, file);
+}
+
+function clusterKey(cfg: Config): ClusterKey | undefined {
+  if (cfg.cluster.keyFile === null) return undefined;
+  const keys = loadKeys(cfg.cluster.keyFile);
+  const id = cfg.cluster.keyId ?? [...keys.keys()][0];
+  const key = id === undefined ? undefined : keys.get(id);
+  if (!key) throw new ConfigError(cfg.cluster.keyFile, 0, '', id === undefined ? 'no key in the file' : `no key ${id} in the file (cluster.key_id)`);
+  if (key.secret.length < 16) throw new ConfigError(cfg.cluster.keyFile, 0, `key ${id}`, 'a cluster key needs at least 16 bytes of secret');
+  return { id: key.id, secret: key.secret };
+}
+
+interface Listener {
+  address: string;
+  port: number;
+  server: NtpServer | null;
+  error: string | null;
+}
+
+export class Daemon {
+  readonly cfg: Config;
+  readonly clock: ClockDriver;
+  readonly node: ClusterNode;
+  readonly #log: Logger;
+  readonly #rng: Rng;
+  readonly #onEvent: ((e: NodeEvent) => void) | undefined;
+  readonly #t0 = process.hrtime.bigint();
+  readonly #listeners: Listener[];
+  readonly #releaseLock: () => void;
+  #ntpKeys: KeyRing;
+  #cluster: UdpEndpoint | null = null;
+  #clients = new Map<4 | 6, UdpEndpoint>();
+  #txIds = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #slewTimer: NodeJS.Timeout | null = null;
+  #houseTimer: NodeJS.Timeout | null = null;
+  #state: ServerState = UNSYNCHRONISED;
+  #control: net.Server | null = null;
+  #metrics: http.Server | null = null;
+  #stopped = false;
+  #authSeen = { ntp: 0n, election: 0 };
+
+  /** Takes the state dir, binds the sockets and starts the node. Throws ClocktowerError (or ConfigError) on a fatal problem. */
+  static async start(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
+    const release = lockStateDir(cfg.state.dir);
+    try {
+      const upstream = await resolveUpstreams(cfg, opts.log);
+      const d = new Daemon(cfg, opts, release, upstream);
+      await d.#startServices();
+      return d;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private constructor(cfg: Config, opts: DaemonOptions, release: () => void, upstream: SourceConfig[]) {
+    this.cfg = cfg;
+    this.#log = opts.log;
+    this.#rng = opts.rng ?? cryptoRng((b) => randomFillSync(b));
+    this.#onEvent = opts.onEvent;
+    this.#releaseLock = release;
+    this.#ntpKeys = loadKeys(cfg.ntp.keys);
+    const key = clusterKey(cfg);
+
+    const saved = readState(cfg.state.dir);
+    if (saved.problem) this.#log.warn(saved.problem);
+    const floorNs = saved.state?.floorNs ?? 0n;
+    const freqPpm = saved.state?.freqPpm ?? 0;
+
+    const sys = realtimeNs();
+    if (cfg.clock.mode === 'system') {
+      if (!hasCapSysTime()) throw new ClocktowerError('EPERM', 'clock mode "system" needs CAP_SYS_TIME (run as root or grant the capability, see contrib/clocktower.service)');
+      this.clock = new SystemClock();
+    } else {
+      this.clock = new VirtualClock({ atSysNs: sys, ...(cfg.clock.startNs !== null ? { startNs: cfg.clock.startNs } : {}), freqPpm });
+    }
+
+    this.#listeners = cfg.ntp.listen.map((hp) => ({ address: hp.host, port: hp.port, server: null, error: null }));
+    this.node = new ClusterNode({
+      election: {
+        id: cfg.node.id,
+        priority: cfg.node.priority,
+        peers: cfg.cluster.peers.map((p) => ({ address: p.host, port: p.port })),
+        ntpPort: cfg.ntp.listen[0]!.port,
+        localStratum: cfg.clock.localStratum,
+        heartbeatNs: cfg.cluster.heartbeatNs,
+        preempt: cfg.cluster.preempt,
+        multicast: cfg.cluster.multicast !== null,
+        floorNs,
+        ...(key ? { key } : {}),
+      },
+      sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20 },
+      upstream,
+      trusted: cfg.clock.trusted,
+      allowBackwards: cfg.clock.allowBackwards,
+    });
+    if (saved.state) this.#log.info('state loaded', { floor: new Date(Number(floorNs / 1_000_000n)).toISOString(), freq_ppm: freqPpm });
+  }
+
+  async #startServices(): Promise<void> {
+    const c = this.cfg.cluster.listen;
+    try {
+      this.#cluster = new UdpEndpoint({ address: c.host, port: c.port, ipv6Only: false }, { onBatch: (b) => this.#onCluster(b) });
+    } catch (e) {
+      throw new ClocktowerError((e as { code?: string }).code ?? 'ERR_BIND', `cannot listen for the cluster on ${formatHostPort(c)}: ${(e as Error).message}`);
+    }
+    this.#bindNtp();
+    this.#configureServers();
+    this.#control = await serveControl(this.cfg.control.socket, () => this.status());
+    const m = this.cfg.metrics.listen;
+    if (m) this.#metrics = await serveMetrics(m.host, m.port, () => this.status());
+    this.#log.info('started', {
+      id: this.cfg.node.id,
+      priority: this.cfg.node.priority,
+      clock: this.cfg.clock.mode,
+      node_time: new Date(Number(this.clock.nodeNs(realtimeNs()) / 1_000_000n)).toISOString(),
+      ntp: this.#listeners.map((l) => formatHostPort({ host: l.address, port: l.port })).join(','),
+      cluster: formatHostPort(c),
+    });
+    this.#exec(this.node.start(this.#now(), this.#rng));
+    this.#houseTimer = setInterval(() => this.#housekeeping(), Number(AUTH_REPORT_NS / 1_000_000n));
+  }
+
+  // ---- time ------------------------------------------------------------------
+
+  #monoNs(): bigint {
+    return process.hrtime.bigint() - this.#t0;
+  }
+
+  #now(): Now {
+    return { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(realtimeNs()) };
+  }
+
+  /** A kernel RX stamp (REALTIME) as monotonic time since start: when it arrived, however late it is read. */
+  #rxMono(rxSysNs: bigint, now: Now, sysNs: bigint): bigint {
+    const ago = sysNs - rxSysNs;
+    return ago > 0n && ago < now.monoNs ? now.monoNs - ago : now.monoNs;
+  }
+
+  // ---- sockets ---------------------------------------------------------------------
+
+  /** Binds every NTP listener not yet bound; true when all are. */
+  #bindNtp(): boolean {
+    for (const l of this.#listeners) {
+      if (l.server) continue;
+      try {
+        l.server = new NtpServer({ address: l.address, port: l.port, ipv6Only: true });
+        l.error = null;
+        this.#log.info('serving NTP', { on: formatHostPort({ host: l.address, port: l.port }) });
+      } catch (e) {
+        const why = (e as { code?: string }).code ?? (e as Error).message;
+        if (l.error !== why) this.#log.warn('cannot serve NTP', { on: formatHostPort({ host: l.address, port: l.port }), error: why });
+        l.error = why;
+      }
+    }
+    this.#configureServers();
+    return this.#listeners.every((l) => l.server !== null);
+  }
+
+  #configureServers(): void {
+    for (const l of this.#listeners) {
+      if (!l.server) continue;
+      l.server.setAccess({ allow: this.cfg.ntp.allow, deny: this.cfg.ntp.deny, denyAction: this.cfg.ntp.denyAction });
+      l.server.setRateLimit(this.cfg.ntp.rateLimit);
+      l.server.setKeys(this.#ntpKeys, { requireAuth: this.cfg.ntp.requireAuth });
+    }
+    this.#pushState();
+  }
+
+  #client(family: 4 | 6): UdpEndpoint {
+    let ep = this.#clients.get(family);
+    if (!ep) {
+      ep = new UdpEndpoint({ address: family === 4 ? '0.0.0.0' : '::' }, {
+        onBatch: (b) => this.#onNtpReply(b),
+        onTxStamp: (id, txNs) => {
+          for (const [sourceId, txId] of this.#txIds) {
+            if (txId === id) {
+              this.node.onNtpSent(sourceId, this.clock.cookedNs(txNs));
+              this.#txIds.delete(sourceId);
+            }
+          }
+        },
+      });
+      this.#clients.set(family, ep);
+    }
+    return ep;
+  }
+
+  #onCluster(batch: RecordBatch): void {
+    if (this.#stopped) return;
+    const sys = realtimeNs();
+    const now = { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(sys) };
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.truncated(i)) continue;
+      const p = batch.peer(i);
+      const bytes = Uint8Array.from(batch.data(i));
+      this.#exec(this.node.onClusterMessage(bytes, { address: p.address, port: p.port }, now, this.#rng, this.#rxMono(batch.rxNs(i), now, sys)));
+    }
+  }
+
+  #onNtpReply(batch: RecordBatch): void {
+    if (this.#stopped) return;
+    const now = this.#now();
+    for (let i = 0; i < batch.count; i++) {
+      const p = batch.peer(i);
+      const t4Ns = this.clock.cookedNs(batch.rxNs(i));
+      this.#exec(this.node.onNtpReply(Uint8Array.from(batch.data(i)), { address: p.address, port: p.port }, t4Ns, now, this.#rng));
+    }
+  }
+
+  // ---- carrying out the node's actions -----------------------------------------------
+
+  #exec(actions: NodeAction[]): void {
+    let dirty = false;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send-cluster': {
+          if (!this.#cluster || this.#cluster.closed) break;
+          const to = a.to === 'multicast' ? (this.cfg.cluster.multicast ? { address: this.cfg.cluster.multicast.host, port: this.cfg.cluster.multicast.port } : null) : a.to;
+          if (!to) break;
+          try {
+            this.#cluster.send(a.bytes, to.port, to.address);
+          } catch (e) {
+            this.#log.debug('cluster send failed', { to: to.address, error: (e as { code?: string }).code ?? (e as Error).message });
+          }
+          break;
+        }
+        case 'send-ntp': {
+          const family = net.isIPv6(a.address.split('%')[0]!) ? 6 : 4;
+          try {
+            const id = this.#client(family).send(a.bytes, a.port, a.address, { txStamp: true });
+            // Until the kernel's TX stamp arrives, the time just after send() stands in.
+            this.node.onNtpSent(a.sourceId, this.clock.cookedNs(realtimeNs()));
+            if (id >= 0) this.#txIds.set(a.sourceId, id);
+          } catch (e) {
+            this.#log.debug('ntp send failed', { to: a.address, error: (e as { code?: string }).code ?? (e as Error).message });
+          }
+          break;
+        }
+        case 'clock':
+          try {
+            this.clock.apply(a.cmd, realtimeNs());
+          } catch (e) {
+            this.#log.error('clock command failed', { cmd: a.cmd.type, error: (e as { code?: string }).code ?? (e as Error).message });
+          }
+          dirty = true;
+          break;
+        case 'serve':
+          if (a.on) {
+            const ok = this.#bindNtp();
+            // Reported on the next turn: the node is not re-entered from its own action list.
+            setImmediate(() => {
+              if (!this.#stopped) this.#exec(this.node.onServeResult(ok, this.#now(), this.#rng));
+            });
+          }
+          break;
+        case 'server-state':
+          this.#state = a.state;
+          dirty = true;
+          break;
+        case 'timer':
+          this.#arm(a.atMonoNs);
+          break;
+        case 'persist':
+          try {
+            writeState(this.cfg.state.dir, { floorNs: a.floorNs, freqPpm: a.freqPpm });
+          } catch (e) {
+            this.#log.warn('cannot save state', { dir: this.cfg.state.dir, error: (e as { code?: string }).code ?? (e as Error).message });
+          }
+          break;
+        case 'event':
+          this.#logEvent(a.event);
+          this.#onEvent?.(a.event);
+          break;
+      }
+    }
+    if (dirty) this.#pushState();
+  }
+
+  #arm(atMonoNs: bigint): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#stopped) return;
+    const ms = Math.max(0, Math.ceil(Number(atMonoNs - this.#monoNs()) / 1e6));
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (!this.#stopped) this.#exec(this.node.onTimer(this.#now(), this.#rng));
+    }, ms);
+  }
+
+  /** Hands the served state and the clock's current linear piece to every server. */
+  #pushState(): void {
+    const sys = realtimeNs();
+    const model = this.clock.model(sys);
+    for (const l of this.#listeners) l.server?.setState(this.#state, model);
+    if (this.#slewTimer) clearTimeout(this.#slewTimer);
+    this.#slewTimer = null;
+    const end = this.clock.slewEndSysNs();
+    if (end !== null && !this.#stopped) {
+      // The model changes when a slew ends: hand the next piece over then.
+      this.#slewTimer = setTimeout(() => this.#pushState(), Math.max(1, Math.ceil(Number(end - sys) / 1e6)));
+    }
+  }
+
+  #logEvent(e: NodeEvent): void {
+    const log = this.#log;
+    switch (e.kind) {
+      case 'role':
+        log.info(`role ${ROLE_NAMES[e.from]} -> ${ROLE_NAMES[e.to]}`, { why: e.why });
+        break;
+      case 'leader':
+        log.info(e.leader ? 'leader' : 'no leader', e.leader ? { id: e.leader.id, address: e.leader.address, ntp_port: e.leader.ntpPort } : {});
+        break;
+      case 'serve-failed':
+        log.warn('could not start serving NTP', { attempt: e.attempt, gave_up: e.gaveUp, error: this.#listeners.find((l) => l.error)?.error });
+        break;
+      case 'stalled':
+        log.warn('daemon stalled', { gap_ms: Number(e.gapNs / 1_000_000n) });
+        break;
+      case 'id-conflict':
+        log.error('another node uses this id', { id: this.cfg.node.id, address: e.address });
+        break;
+      case 'correction':
+        log.info(`clock ${e.decision}`, { offset_ms: (Number(e.offsetNs) / 1e6).toFixed(3), why: e.why });
+        break;
+      case 'floor-refused':
+        log.warn('refused a step back past the time floor', { offset_ms: (Number(e.offsetNs) / 1e6).toFixed(3), floor: new Date(Number(e.floorNs / 1_000_000n)).toISOString() });
+        break;
+      case 'synced':
+        log.info(e.synced ? 'synchronised' : 'lost synchronisation', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId });
+        break;
+    }
+  }
+
+  /** Summarises authentication failures since the last look: one line per burst, none per packet. */
+  #housekeeping(): void {
+    const c = this.#ntpCounters();
+    const ntp = BigInt(c['dropBadMac'] ?? 0) + BigInt(c['dropUnauthenticated'] ?? 0);
+    const el = this.node.election.counters.dropBadMac + this.node.election.counters.dropUnauthenticated;
+    if (ntp > this.#authSeen.ntp || el > this.#authSeen.election) {
+      this.#log.warn('authentication failures', { ntp: ntp - this.#authSeen.ntp, election: el - this.#authSeen.election, window_s: Number(AUTH_REPORT_NS / 1_000_000_000n) });
+    }
+    this.#authSeen = { ntp, election: el };
+  }
+
+  // ---- status ---------------------------------------------------------------------
+
+  #ntpCounters(): Record<string, number> {
+    const out: Record<string, number> = Object.fromEntries(SERVER_COUNTERS.map((k) => [k, 0]));
+    for (const l of this.#listeners) {
+      if (!l.server) continue;
+      const c = l.server.counters();
+      for (const k of SERVER_COUNTERS) out[k]! += Number(c[k]);
+    }
+    return out;
+  }
+
+  status(): Status {
+    const sys = realtimeNs();
+    const nodeNs = this.clock.nodeNs(sys);
+    const now = this.#monoNs();
+    const el = this.node.election;
+    const leader = el.leader;
+    const st = this.#state;
+    const peer = this.node.sync.systemPeer;
+    const sources: SourceStatus[] = this.node.sync.sources().map((s) => ({
+      id: s.cfg.id === LEADER_SOURCE ? (leader?.id ?? s.cfg.id) : s.cfg.id,
+      address: formatHostPort({ host: s.cfg.address, port: s.cfg.port }),
+      selected: s.cfg.id === peer,
+      reach: s.reach,
+      poll_log2: s.pollLog2,
+      stratum: s.last?.stratum ?? null,
+      last_offset_ns: s.last ? s.last.offsetNs.toString() : null,
+      delay_ns: s.last?.delayNs ?? 0,
+      jitter_ns: s.last?.jitterNs ?? 0,
+    }));
+    return {
+      id: this.cfg.node.id,
+      priority: this.cfg.node.priority,
+      role: ROLE_NAMES[el.role]!,
+      leader: el.role === Role.Server ? { id: this.cfg.node.id, address: this.#ownAddress() } : leader ? { id: leader.id, address: leader.address } : null,
+      stratum: st.stratum === 0 ? 16 : st.stratum,
+      leap: st.leap,
+      ref_id: formatRefId(st.refId, st.stratum),
+      synced: this.node.synced,
+      clock: {
+        mode: this.clock.mode,
+        offset_from_system_ns: (nodeNs - sys).toString(),
+        freq_ppm: this.clock.freqPpm(),
+        node_time: new Date(Number(nodeNs / 1_000_000n)).toISOString(),
+      },
+      source: sources.find((s) => s.selected) ?? null,
+      sources,
+      floor_ns: this.node.floorNs.toString(),
+      peers: el.peers(now).map((p) => ({
+        id: p.id,
+        address: formatHostPort({ host: p.address, port: p.port }),
+        role: ROLE_NAMES[p.role]!,
+        priority: p.priority,
+        stratum: p.stratum,
+        live: p.live,
+        last_heard_ms: Number((now - p.lastHeardMonoNs) / 1_000_000n),
+      })),
+      ntp: {
+        listen: this.#listeners.map((l) => ({ address: formatHostPort({ host: l.address, port: l.port }), bound: l.server !== null })),
+        counters: this.#ntpCounters(),
+      },
+      election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
+      pid: process.pid,
+      uptime_s: Math.round(Number(now) / 1e6) / 1e3,
+    };
+  }
+
+  /** The address peers reach this node at, as well as a wildcard bind lets us tell. */
+  #ownAddress(): string {
+    const wild = (a: string) => a === '0.0.0.0' || a === '::';
+    const c = this.cfg.cluster.listen.host;
+    return !wild(c) ? c : (this.#listeners.find((l) => !wild(l.address))?.address ?? c);
+  }
+
+  // ---- reload and stop -------------------------------------------------------------------
+
+  /** SIGHUP: takes what can change in place (log level, NTP access, rate limit, keys); names what needs a restart. */
+  reload(next: Config): void {
+    const keep = (c: Config) => JSON.stringify({ ...c, log: null, ntp: { ...c.ntp, allow: null, deny: null, denyAction: null, rateLimit: null, keys: null, requireAuth: null } }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const restart = keep(next) !== keep(this.cfg);
+    this.#ntpKeys = loadKeys(next.ntp.keys);
+    Object.assign(this.cfg.ntp, { allow: next.ntp.allow, deny: next.ntp.deny, denyAction: next.ntp.denyAction, rateLimit: next.ntp.rateLimit, keys: next.ntp.keys, requireAuth: next.ntp.requireAuth });
+    this.cfg.log.level = next.log.level;
+    this.#log.level = next.log.level;
+    this.#configureServers();
+    this.#log.info('reloaded', { ntp_access: 'applied', restart_needed_for_other_changes: restart });
+  }
+
+  /** SIGTERM/SIGINT: save the floor, tell the peers, close everything. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#exec(this.node.stop(this.#now()));
+    this.#stopped = true;
+    for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
+    if (this.#houseTimer) clearInterval(this.#houseTimer);
+    this.#cluster?.close();
+    for (const ep of this.#clients.values()) ep.close();
+    for (const l of this.#listeners) l.server?.close();
+    await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));
+    try {
+      unlinkSync(this.cfg.control.socket);
+    } catch {
+      // closing the server may already have removed it
+    }
+    this.#releaseLock();
+    this.#log.info('stopped', { id: this.cfg.node.id });
+  }
+}
+
+/** Names are looked up once at start; one that does not resolve is left out and logged. */
+async function resolveUpstreams(cfg: Config, log: Logger): Promise<SourceConfig[]> {
+  const out: SourceConfig[] = [];
+  for (const [i, u] of cfg.upstream.servers.entries()) {
+    let address = u.host;
+    if (net.isIP(u.host.split('%')[0]!) === 0) {
+      try {
+        address = (await lookup(u.host)).address;
+      } catch (e) {
+        log.warn('upstream name does not resolve; left out', { server: u.host, error: (e as { code?: string }).code });
+        continue;
+      }
+    }
+    out.push({ id: `upstream${i + 1}:${formatHostPort({ host: u.host, port: u.port })}`, address, port: u.port, minPollLog2: u.minPollLog2, maxPollLog2: u.maxPollLog2, iburst: u.iburst, keyId: u.keyId });
+  }
+  return out;
+}
+

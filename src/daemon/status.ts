@@ -1,0 +1,56 @@
+// What `clocktower status --json` prints and the metrics are made of: one
+// snapshot of a running node. Nanosecond quantities that can exceed 2^53 are
+// decimal strings.
+export type RoleName = 'none' | 'client' | 'server';
+
+export interface SourceStatus {
+  id: string;
+  address: string;
+  selected: boolean;
+  reach: number;
+  poll_log2: number;
+  stratum: number | null;
+  /** source − node at the last filter output, ns (string), or null before the first. */
+  last_offset_ns: string | null;
+  delay_ns: number;
+  jitter_ns: number;
+}
+
+export interface PeerStatus {
+  id: string;
+  address: string;
+  role: RoleName;
+  priority: number;
+  stratum: number;
+  live: boolean;
+  last_heard_ms: number;
+}
+
+export interface Status {
+  id: string;
+  priority: number;
+  role: RoleName;
+  leader: { id: string; address: string } | null;
+  stratum: number;
+  leap: number;
+  ref_id: string;
+  synced: boolean;
+  clock: {
+    mode: 'virtual' | 'system';
+    /** node clock − system REALTIME, ns. */
+    offset_from_system_ns: string;
+    freq_ppm: number;
+    node_time: string;
+  };
+  /** The source the node follows (the elected server or an upstream), or null. */
+  source: SourceStatus | null;
+  sources: SourceStatus[];
+  floor_ns: string;
+  peers: PeerStatus[];
+  ntp: { listen: { address: string; bound: boolean }[]; counters: Record<string, number> };
+  election: { counters: Record<string, number> };
+  pid: number;
+  uptime_s: number;
+}
+
+export const ROLE_NAMES: RoleName[] = ['none', 'client', 'server'];
