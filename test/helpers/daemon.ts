@@ -1,0 +1,120 @@
+// Real clocktower daemons for system tests: each its own process, config,
+// state dir and control socket, on loopback addresses. Stopped by PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+import { controlRequest } from '../../src/daemon/control.js';
+import type { Status } from '../../src/daemon/status.js';
+import { root } from './cli.js';
+import { waitFor } from './wait.js';
+
+export interface NodeSpec {
+  id: string;
+  priority: number;
+  address: string;
+  ntpPort: number;
+  clusterPort: number;
+  peers: string[];
+  /** Virtual clock start; null: the system time. */
+  start: string | null;
+  trusted?: boolean;
+  extra?: string;
+}
+
+export function nodeConfig(dir: string, s: NodeSpec): string {
+  return [
+    '[node]',
+    `id = "${s.id}"`,
+    `priority = ${s.priority}`,
+    '[ntp]',
+    `listen = ["${s.address}:${s.ntpPort}"]`,
+    '[cluster]',
+    `listen = "${s.address}:${s.clusterPort}"`,
+    `peers = [${s.peers.map((p) => `"${p}"`).join(', ')}]`,
+    '[clock]',
+    'mode = "virtual"',
+    ...(s.start ? [`start = "${s.start}"`] : []),
+    ...(s.trusted ? ['trusted = true'] : []),
+    '[state]',
+    `dir = "${dir}"`,
+    '[control]',
+    `socket = "${path.join(dir, 'ctl.sock')}"`,
+    '[log]',
+    'level = "debug"',
+    s.extra ?? '',
+  ].join('\n');
+}
+
+export class DaemonProc {
+  readonly socket: string;
+  child!: ChildProcess;
+  output = '';
+  exitCode: number | null | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    /** null: the embedded default (state under XDG_STATE_HOME = dir). */
+    readonly config: string | null,
+  ) {
+    this.socket = config === null ? path.join(dir, 'clocktower', 'clocktower.sock') : path.join(dir, 'ctl.sock');
+  }
+
+  static write(dir: string, spec: NodeSpec): DaemonProc {
+    mkdirSync(dir, { recursive: true });
+    const config = path.join(dir, 'clocktower.toml');
+    writeFileSync(config, nodeConfig(dir, spec));
+    return new DaemonProc(spec.id, dir, config);
+  }
+
+  start(): this {
+    this.exitCode = undefined;
+    const args = this.config === null ? [] : ['--config', this.config];
+    const env = this.config === null ? { ...process.env, XDG_STATE_HOME: this.dir } : process.env;
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'bin.ts'), 'run', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.on('data', (d) => (this.output += d));
+    this.child.stderr!.on('data', (d) => (this.output += d));
+    this.child.on('exit', (code) => (this.exitCode = code));
+    return this;
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  async status(): Promise<Status | null> {
+    if (!this.running) return null;
+    try {
+      return (await controlRequest(this.socket, { cmd: 'status' }, 1000)) as Status;
+    } catch {
+      return null;
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  async stop(limitMs = 5000): Promise<number | null> {
+    this.kill('SIGTERM');
+    await waitFor(`${this.id} to exit`, () => !this.running, limitMs).catch(() => this.kill('SIGKILL'));
+    await waitFor(`${this.id} to die`, () => !this.running, 2000).catch(() => undefined);
+    return this.exitCode ?? null;
+  }
+}
+
+/** Polls every node's status until `cond` holds for them (null: not answering). */
+export async function waitStatuses(nodes: DaemonProc[], what: string, cond: (s: (Status | null)[]) => boolean, limitMs: number, everyMs = 100): Promise<(Status | null)[]> {
+  const end = Date.now() + limitMs;
+  let last: (Status | null)[] = [];
+  for (;;) {
+    last = await Promise.all(nodes.map((n) => n.status()));
+    if (cond(last)) return last;
+    if (Date.now() > end) {
+      const brief = last.map((s, i) => (s ? `${s.id}:${s.role}->${s.leader?.id ?? '-'} off=${s.clock.offset_from_system_ns}` : `${nodes[i]!.id}:down`)).join(' ');
+      throw new Error(`timed out after ${limitMs} ms waiting for ${what}; last: ${brief}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

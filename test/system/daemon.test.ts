@@ -1,0 +1,91 @@
+// One daemon as a user meets it: the embedded default serving time that
+// `clocktower query` accepts, config errors with file:line and exit 2, a
+// corrupt state file ignored, a second daemon on the same state dir refused.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { runCli } from '../helpers/cli.js';
+import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'ct-daemon-'));
+
+test('the embedded default elects itself, says how to look, and serves time clocktower query accepts', async () => {
+  const dir = tmp();
+  const n = new DaemonProc('default', dir, null).start();
+  try {
+    await waitFor('the hint', () => /this node is the NTP server on 127\.0\.0\.1:11123; try: clocktower status/.test(n.output), 15_000);
+    const [s] = await waitStatuses([n], 'status', (ss) => ss[0] !== null, 3000);
+    assert.is(s!.role, 'server');
+    assert.is(s!.clock.mode, 'virtual');
+    const q = await runCli(['query', '127.0.0.1:11123', '--count', '2', '--json']);
+    assert.is(q.code, 0, q.stderr);
+    const r = JSON.parse(q.stdout)[0];
+    assert.is(r.ok, true);
+    assert.is(r.stratum, 10);
+    assert.is(r.refid, '127.127.1.1');
+    const st = await runCli(['status', '--socket', n.socket]);
+    assert.is(st.code, 0, st.stderr);
+    assert.match(st.stdout, /role\s+server/);
+    const js = await runCli(['status', '--socket', n.socket, '--json']);
+    const j = JSON.parse(js.stdout);
+    for (const k of ['id', 'priority', 'role', 'leader', 'stratum', 'clock', 'peers', 'ntp']) assert.ok(k in j, `status --json has ${k}`);
+    assert.type(j.clock.offset_from_system_ns, 'string');
+    assert.ok(j.ntp.counters.answered >= 2, 'the answers are counted');
+    assert.is(await n.stop(), 0);
+    assert.match(n.output, /stopped/);
+  } finally {
+    await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const [what, body, line, key] of [
+  ['unknown key', '[node]\nid = "x"\ncolour = "blue"\n', 3, 'node.colour'],
+  ['bad duration', '[node]\nid = "x"\n[cluster]\nheartbeat = "1 fortnight"\n', 4, 'cluster.heartbeat'],
+  ['bad address', '[ntp]\nlisten = ["127.0.0.1:123",\n  "127.0.0.256:123"]\n', 3, 'ntp.listen.2'],
+] as const) {
+  test(`a config with a ${what} is refused with file:line and exit 2 (run and check-config)`, async () => {
+    const dir = tmp();
+    const f = path.join(dir, 'bad.toml');
+    writeFileSync(f, body);
+    try {
+      for (const cmd of [['run', '--config', f], ['check-config', f]]) {
+        const r = await runCli(cmd);
+        assert.is(r.code, 2, `${cmd[0]}: ${r.stderr}`);
+        assert.ok(r.stderr.includes(`${f}:${line}: ${key}: `), `${cmd[0]} names file, line and key: ${r.stderr}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a garbage state file is reported and ignored; a second daemon on the same state dir is refused', async () => {
+  const dir = tmp();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'state.json'), '{"version":1,"floor_ns":');
+  const spec = { id: 'solo', priority: 0, address: '127.77.1.1', ntpPort: 11192, clusterPort: 12392, peers: [], start: null };
+  const n = DaemonProc.write(dir, spec).start();
+  try {
+    await waitStatuses([n], 'the daemon to answer', (ss) => ss[0] !== null, 15_000);
+    assert.match(n.output, /state\.json: ignored, not a valid state file/);
+    const second = await runCli(['run', '--config', n.config!]);
+    assert.is(second.code, 1);
+    assert.match(second.stderr, new RegExp(`another clocktower \\(pid ${n.child.pid}\\) is running`));
+    await waitStatuses([n], 'the lone node to serve', (ss) => ss[0]?.role === 'server', 10_000);
+    assert.is(await n.stop(), 0);
+    // Stopping saved a valid state in place of the garbage.
+    const saved = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8'));
+    assert.is(saved.version, 1);
+    assert.ok(BigInt(saved.floor_ns) > 1_700_000_000_000_000_000n);
+  } finally {
+    await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
