@@ -88,4 +88,29 @@ test('a garbage state file is reported and ignored; a second daemon on the same 
   }
 });
 
+test('clocktower sync: without CAP_SYS_TIME it says so and changes nothing; --dry-run shows the step from a 1970 server', async () => {
+  const dir = tmp();
+  const spec = { id: 'old', priority: 0, address: '127.77.1.2', ntpPort: 11194, clusterPort: 12394, peers: [], start: '1970-01-01T00:00:00Z' };
+  const n = DaemonProc.write(dir, spec).start();
+  try {
+    await waitStatuses([n], 'the 1970 node to serve', (ss) => ss[0]?.role === 'server', 15_000);
+    const refused = await runCli(['sync', '127.77.1.2:11194']);
+    assert.is(refused.code, 1);
+    assert.match(refused.stderr, /needs CAP_SYS_TIME.*nothing was changed/);
+    const dry = await runCli(['sync', '127.77.1.2:11194', '--dry-run', '--json']);
+    assert.is(dry.code, 0, dry.stderr);
+    const j = JSON.parse(dry.stdout);
+    assert.is(j.action, 'step');
+    assert.is(j.dry_run, true);
+    const offsetS = Number(BigInt(j.offset_ns) / 1_000_000_000n);
+    assert.ok(Math.abs(offsetS + Date.now() / 1000) < 60, `offset ${offsetS} s takes the clock back to 1970`);
+    const slew = await runCli(['sync', '127.77.1.2:11194', '--dry-run', '--slew']);
+    assert.is(slew.code, 1);
+    assert.match(slew.stderr, /too large to slew/);
+  } finally {
+    await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
