@@ -150,6 +150,8 @@ export class Daemon {
       trusted: cfg.clock.trusted,
       allowBackwards: cfg.clock.allowBackwards,
     });
+    if (cfg.ntp.broadcast || cfg.ntp.broadcastClient) this.#log.warn('NTP broadcast mode is not built yet: ntp.broadcast and ntp.broadcast_client are ignored (docs/config.md)');
+    if (cfg.cluster.multicast) this.#log.warn('cluster.multicast: announcements are sent to the group, but receiving from it is not built yet; list the peers too');
     if (saved.state) this.#log.info('state loaded', { floor: new Date(Number(floorNs / 1_000_000n)).toISOString(), freq_ppm: freqPpm });
   }
 

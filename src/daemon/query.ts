@@ -12,6 +12,10 @@ import { realtimeNs } from '../native/clock.js';
 import { UdpEndpoint } from '../native/udp.js';
 import type { Rng } from '../util/rng.js';
 import { formatHostPort, parseHostPort } from './hostport.js';
+import { cryptoRng } from '../util/rng.js';
+import { randomFillSync } from 'node:crypto';
+
+const defaultRng = cryptoRng((b) => randomFillSync(b));
 
 export interface QueryOptions {
   /** Requests per server (default 4). */
@@ -23,7 +27,8 @@ export interface QueryOptions {
   keyId?: number;
   keys?: KeyRing;
   version?: number;
-  rng: Rng;
+  /** Randomness for transmit timestamps (default: crypto). */
+  rng?: Rng;
 }
 
 export interface QuerySample {
@@ -108,7 +113,7 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
     if (o.keyId !== undefined && !key) throw new Error(`key ${o.keyId} is not in the key file`);
     const exchange = async (signed: boolean): Promise<'done' | 'timeout'> => {
       const version = o.version ?? 4;
-      const req = buildRequest({ rng: o.rng, pollLog2: 0, version, ...(signed && key ? { key } : {}) });
+      const req = buildRequest({ rng: o.rng ?? defaultRng, pollLog2: 0, version, ...(signed && key ? { key } : {}) });
       const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null };
       const outcome = new Promise<'done' | 'timeout'>((resolve) => {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
