@@ -21,7 +21,6 @@ import { parseKeyFile, type KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
 import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { realtimeNs } from '../native/clock.js';
-import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
 import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
 import type { SourceConfig } from '../sync/source.js';
 import { ClocktowerError, ConfigError } from '../util/errors.js';
@@ -29,6 +28,7 @@ import { cryptoRng, type Rng } from '../util/rng.js';
 import type { Config } from './config.js';
 import { serveControl } from './control.js';
 import { formatHostPort } from './hostport.js';
+import { NtpListeners } from './listeners.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
@@ -65,13 +65,6 @@ function clusterKey(cfg: Config): ClusterKey | undefined {
   return { id: key.id, secret: key.secret };
 }
 
-interface Listener {
-  address: string;
-  port: number;
-  server: NtpServer | null;
-  error: string | null;
-}
-
 export class Daemon {
   readonly cfg: Config;
   readonly clock: ClockDriver;
@@ -80,7 +73,7 @@ export class Daemon {
   readonly #rng: Rng;
   readonly #onEvent: ((e: NodeEvent) => void) | undefined;
   readonly #t0 = process.hrtime.bigint();
-  readonly #listeners: Listener[];
+  readonly #listeners: NtpListeners;
   readonly #releaseLock: () => void;
   #ntpKeys: KeyRing;
   #cluster: UdpEndpoint | null = null;
@@ -131,7 +124,7 @@ export class Daemon {
       this.clock = new VirtualClock({ atSysNs: sys, ...(cfg.clock.startNs !== null ? { startNs: cfg.clock.startNs } : {}), freqPpm });
     }
 
-    this.#listeners = cfg.ntp.listen.map((hp) => ({ address: hp.host, port: hp.port, server: null, error: null }));
+    this.#listeners = new NtpListeners(cfg.ntp.listen, this.#log);
     this.node = new ClusterNode({
       election: {
         id: cfg.node.id,
@@ -163,7 +156,6 @@ export class Daemon {
       throw new ClocktowerError((e as { code?: string }).code ?? 'ERR_BIND', `cannot listen for the cluster on ${formatHostPort(c)}: ${(e as Error).message}`);
     }
     this.#bindNtp();
-    this.#configureServers();
     this.#control = await serveControl(this.cfg.control.socket, () => this.status());
     const m = this.cfg.metrics.listen;
     if (m) this.#metrics = await serveMetrics(m.host, m.port, () => this.status());
@@ -172,7 +164,7 @@ export class Daemon {
       priority: this.cfg.node.priority,
       clock: this.cfg.clock.mode,
       node_time: new Date(Number(this.clock.nodeNs(realtimeNs()) / 1_000_000n)).toISOString(),
-      ntp: this.#listeners.map((l) => formatHostPort({ host: l.address, port: l.port })).join(','),
+      ntp: this.cfg.ntp.listen.map(formatHostPort).join(','),
       cluster: formatHostPort(c),
     });
     this.#exec(this.node.start(this.#now(), this.#rng));
@@ -197,31 +189,15 @@ export class Daemon {
 
   // ---- sockets ---------------------------------------------------------------------
 
-  /** Binds every NTP listener not yet bound; true when all are. */
+  /** Binds the NTP listeners not yet bound; true when all are. */
   #bindNtp(): boolean {
-    for (const l of this.#listeners) {
-      if (l.server) continue;
-      try {
-        l.server = new NtpServer({ address: l.address, port: l.port, ipv6Only: true });
-        l.error = null;
-        this.#log.info('serving NTP', { on: formatHostPort({ host: l.address, port: l.port }) });
-      } catch (e) {
-        const why = (e as { code?: string }).code ?? (e as Error).message;
-        if (l.error !== why) this.#log.warn('cannot serve NTP', { on: formatHostPort({ host: l.address, port: l.port }), error: why });
-        l.error = why;
-      }
-    }
+    const ok = this.#listeners.bind();
     this.#configureServers();
-    return this.#listeners.every((l) => l.server !== null);
+    return ok;
   }
 
   #configureServers(): void {
-    for (const l of this.#listeners) {
-      if (!l.server) continue;
-      l.server.setAccess({ allow: this.cfg.ntp.allow, deny: this.cfg.ntp.deny, denyAction: this.cfg.ntp.denyAction });
-      l.server.setRateLimit(this.cfg.ntp.rateLimit);
-      l.server.setKeys(this.#ntpKeys, { requireAuth: this.cfg.ntp.requireAuth });
-    }
+    this.#listeners.configure(this.cfg.ntp, this.#ntpKeys);
     this.#pushState();
   }
 
@@ -349,7 +325,7 @@ export class Daemon {
   #pushState(): void {
     const sys = realtimeNs();
     const model = this.clock.model(sys);
-    for (const l of this.#listeners) l.server?.setState(this.#state, model);
+    this.#listeners.setState(this.#state, model);
     if (this.#slewTimer) clearTimeout(this.#slewTimer);
     this.#slewTimer = null;
     const end = this.clock.slewEndSysNs();
@@ -369,7 +345,7 @@ export class Daemon {
         log.info(e.leader ? 'leader' : 'no leader', e.leader ? { id: e.leader.id, address: e.leader.address, ntp_port: e.leader.ntpPort } : {});
         break;
       case 'serve-failed':
-        log.warn('could not start serving NTP', { attempt: e.attempt, gave_up: e.gaveUp, error: this.#listeners.find((l) => l.error)?.error });
+        log.warn('could not start serving NTP', { attempt: e.attempt, gave_up: e.gaveUp, error: this.#listeners.error });
         break;
       case 'stalled':
         log.warn('daemon stalled', { gap_ms: Number(e.gapNs / 1_000_000n) });
@@ -391,7 +367,7 @@ export class Daemon {
 
   /** Summarises authentication failures since the last look: one line per burst, none per packet. */
   #housekeeping(): void {
-    const c = this.#ntpCounters();
+    const c = this.#listeners.counters();
     const ntp = BigInt(c['dropBadMac'] ?? 0) + BigInt(c['dropUnauthenticated'] ?? 0);
     const el = this.node.election.counters.dropBadMac + this.node.election.counters.dropUnauthenticated;
     if (ntp > this.#authSeen.ntp || el > this.#authSeen.election) {
@@ -401,16 +377,6 @@ export class Daemon {
   }
 
   // ---- status ---------------------------------------------------------------------
-
-  #ntpCounters(): Record<string, number> {
-    const out: Record<string, number> = Object.fromEntries(SERVER_COUNTERS.map((k) => [k, 0]));
-    for (const l of this.#listeners) {
-      if (!l.server) continue;
-      const c = l.server.counters();
-      for (const k of SERVER_COUNTERS) out[k]! += Number(c[k]);
-    }
-    return out;
-  }
 
   status(): Status {
     const sys = realtimeNs();
@@ -459,8 +425,8 @@ export class Daemon {
         last_heard_ms: Number((now - p.lastHeardMonoNs) / 1_000_000n),
       })),
       ntp: {
-        listen: this.#listeners.map((l) => ({ address: formatHostPort({ host: l.address, port: l.port }), bound: l.server !== null })),
-        counters: this.#ntpCounters(),
+        listen: this.#listeners.describe(),
+        counters: this.#listeners.counters(),
       },
       election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
       pid: process.pid,
@@ -470,9 +436,8 @@ export class Daemon {
 
   /** The address peers reach this node at, as well as a wildcard bind lets us tell. */
   #ownAddress(): string {
-    const wild = (a: string) => a === '0.0.0.0' || a === '::';
     const c = this.cfg.cluster.listen.host;
-    return !wild(c) ? c : (this.#listeners.find((l) => !wild(l.address))?.address ?? c);
+    return c !== '0.0.0.0' && c !== '::' ? c : (this.#listeners.specificAddress() ?? c);
   }
 
   // ---- reload and stop -------------------------------------------------------------------
@@ -498,7 +463,7 @@ export class Daemon {
     if (this.#houseTimer) clearInterval(this.#houseTimer);
     this.#cluster?.close();
     for (const ep of this.#clients.values()) ep.close();
-    for (const l of this.#listeners) l.server?.close();
+    this.#listeners.close();
     await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));
     try {
       unlinkSync(this.cfg.control.socket);
