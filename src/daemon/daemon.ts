@@ -91,13 +91,16 @@ export class Daemon {
   /** Takes the state dir, binds the sockets and starts the node. Throws ClocktowerError (or ConfigError) on a fatal problem. */
   static async start(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
     const release = lockStateDir(cfg.state.dir);
+    let d: Daemon | null = null;
     try {
       const upstream = await resolveUpstreams(cfg, opts.log);
-      const d = new Daemon(cfg, opts, release, upstream);
+      d = new Daemon(cfg, opts, release, upstream);
       await d.#startServices();
       return d;
     } catch (e) {
-      release();
+      // Whatever was bound is closed again; the lock goes with it.
+      if (d) await d.#close();
+      else release();
       throw e;
     }
   }
@@ -227,6 +230,8 @@ export class Daemon {
     for (let i = 0; i < batch.count; i++) {
       if (batch.truncated(i)) continue;
       const p = batch.peer(i);
+      // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; peers are configured and answered as IPv4.
+      if (p.address.startsWith('::ffff:') && net.isIPv4(p.address.slice(7))) p.address = p.address.slice(7);
       const bytes = Uint8Array.from(batch.data(i));
       this.#exec(this.node.onClusterMessage(bytes, { address: p.address, port: p.port }, now, this.#rng, this.#rxMono(batch.rxNs(i), now, sys)));
     }
@@ -458,6 +463,12 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#exec(this.node.stop(this.#now()));
+    await this.#close();
+    this.#log.info('stopped', { id: this.cfg.node.id });
+  }
+
+  /** Closes whatever is open (also after a failed start) and releases the lock. */
+  async #close(): Promise<void> {
     this.#stopped = true;
     for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
     if (this.#houseTimer) clearInterval(this.#houseTimer);
@@ -471,7 +482,6 @@ export class Daemon {
       // closing the server may already have removed it
     }
     this.#releaseLock();
-    this.#log.info('stopped', { id: this.cfg.node.id });
   }
 }
 

@@ -1,12 +1,13 @@
 // One daemon as a user meets it: the embedded default serving time that
 // `clocktower query` accepts, config errors with file:line and exit 2, a
 // corrupt state file ignored, a second daemon on the same state dir refused.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { UdpEndpoint } from '../../src/native/udp.js';
 import { runCli } from '../helpers/cli.js';
 import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
@@ -84,6 +85,22 @@ test('a garbage state file is reported and ignored; a second daemon on the same 
     assert.ok(BigInt(saved.floor_ns) > 1_700_000_000_000_000_000n);
   } finally {
     await n.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cluster port already taken: exit 1 naming the address, and the lock is released', async () => {
+  const dir = tmp();
+  const spec = { id: 'blocked', priority: 0, address: '127.77.1.3', ntpPort: 11197, clusterPort: 12397, peers: [], start: null };
+  const n = DaemonProc.write(dir, spec);
+  const squatter = new UdpEndpoint({ address: '127.77.1.3', port: 12397 });
+  try {
+    const r = await runCli(['run', '--config', n.config!]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /cannot listen for the cluster on 127\.77\.1\.3:12397/);
+    assert.not.ok(existsSync(path.join(dir, 'clocktower.lock')), 'the lock is released');
+  } finally {
+    squatter.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
