@@ -1,8 +1,7 @@
 import { webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { query, type QueryResult } from '../daemon/query.js';
-import { parseKeyFile } from '../ntp/auth.js';
+import { readKeyFile } from '../daemon/keyfile.js';
 import { cryptoRng } from '../util/rng.js';
 import { intOption, parse, secondsOption, UsageError } from './args.js';
 import type { Command } from './main.js';
@@ -79,7 +78,7 @@ export const command: Command = {
       const keyId = values.key === undefined ? undefined : intOption('key', str('key'), 0, 1, 0xffff_ffff);
       if (keyId !== undefined && !str('keyfile')) throw new UsageError('--key needs --keyfile');
       const keyfile = str('keyfile');
-      const keys = keyfile ? parseKeyFile(readFileSync(keyfile, 'utf8'), keyfile) : undefined;
+      const keys = keyfile ? readKeyFile(keyfile) : undefined;
       const results = await query(positionals, {
         count: intOption('count', str('count'), 4, 1, 100),
         timeoutMs: secondsOption('timeout', str('timeout'), 1000),

@@ -1,10 +1,9 @@
 import { webcrypto } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 import { hasCapSysTime } from '../clock/system.js';
 import { query } from '../daemon/query.js';
 import { enableSystemClockWrites, MAX_SLEW_OFFSET_NS, slewOffsetNs, stepNs } from '../native/clock.js';
-import { parseKeyFile } from '../ntp/auth.js';
+import { readKeyFile } from '../daemon/keyfile.js';
 import { cryptoRng } from '../util/rng.js';
 import { intOption, parse, secondsOption, UsageError } from './args.js';
 import type { Command } from './main.js';
@@ -63,7 +62,7 @@ export const command: Command = {
       count: intOption('count', str('count'), 4, 1, 100),
       timeoutMs: secondsOption('timeout', str('timeout'), 1000),
       ...(keyId !== undefined ? { keyId } : {}),
-      ...(keyfile ? { keys: parseKeyFile(readFileSync(keyfile, 'utf8'), keyfile) } : {}),
+      ...(keyfile ? { keys: readKeyFile(keyfile) } : {}),
       rng: cryptoRng((b) => webcrypto.getRandomValues(b)),
     });
     for (const r of results) if (!r.ok) console.error(`clocktower sync: ${r.server}: ${r.error}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import { parse as parseToml, TomlError } from 'smol-toml';
 
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, errorCode } from '../util/errors.js';
 import { bool, duration, filePath, hostPort, int, ipPort, list, cidr, locateKeys, oneOf, pollLog2, Reader, startTime, str, want, type Table } from './config-values.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 
@@ -253,7 +253,7 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, 0, '', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(file, 0, '', `cannot read: ${errorCode(e)}`);
   }
   return parseConfig(text, file);
 }

@@ -7,7 +7,7 @@
 // else (shared/STYLE.md: pure cores, thin shell).
 import { lookup } from 'node:dns/promises';
 import { randomFillSync } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 
@@ -17,17 +17,18 @@ import type { ClockDriver } from '../clock/driver.js';
 import { ClusterNode, LEADER_SOURCE, type NodeAction, type NodeEvent, type Now } from '../cluster/node.js';
 import { ELECTION_COUNTERS } from '../election/election.js';
 import { Role, type ClusterKey } from '../election/wire.js';
-import { parseKeyFile, type KeyRing } from '../ntp/auth.js';
+import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
 import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { realtimeNs } from '../native/clock.js';
 import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
 import type { SourceConfig } from '../sync/source.js';
-import { ClocktowerError, ConfigError } from '../util/errors.js';
+import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
 import { cryptoRng, type Rng } from '../util/rng.js';
 import type { Config } from './config.js';
 import { serveControl } from './control.js';
 import { formatHostPort } from './hostport.js';
+import { readKeyFile } from './keyfile.js';
 import { NtpListeners } from './listeners.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
@@ -45,14 +46,7 @@ export interface DaemonOptions {
 const AUTH_REPORT_NS = 10_000_000_000n;
 
 function loadKeys(file: string | null): KeyRing {
-  if (file === null) return new Map();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, 0, '', `cannot read key file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseKeyFile(text, file);
+  return file === null ? new Map() : readKeyFile(file);
 }
 
 function clusterKey(cfg: Config): ClusterKey | undefined {
@@ -260,7 +254,7 @@ export class Daemon {
           try {
             this.#cluster.send(a.bytes, to.port, to.address);
           } catch (e) {
-            this.#log.debug('cluster send failed', { to: to.address, error: (e as { code?: string }).code ?? (e as Error).message });
+            this.#log.debug('cluster send failed', { to: to.address, error: errorCode(e) });
           }
           break;
         }
@@ -272,7 +266,7 @@ export class Daemon {
             this.node.onNtpSent(a.sourceId, this.clock.cookedNs(realtimeNs()));
             if (id >= 0) this.#txIds.set(a.sourceId, id);
           } catch (e) {
-            this.#log.debug('ntp send failed', { to: a.address, error: (e as { code?: string }).code ?? (e as Error).message });
+            this.#log.debug('ntp send failed', { to: a.address, error: errorCode(e) });
           }
           break;
         }
@@ -280,7 +274,7 @@ export class Daemon {
           try {
             this.clock.apply(a.cmd, realtimeNs());
           } catch (e) {
-            this.#log.error('clock command failed', { cmd: a.cmd.type, error: (e as { code?: string }).code ?? (e as Error).message });
+            this.#log.error('clock command failed', { cmd: a.cmd.type, error: errorCode(e) });
           }
           dirty = true;
           break;
@@ -304,7 +298,7 @@ export class Daemon {
           try {
             writeState(this.cfg.state.dir, { floorNs: a.floorNs, freqPpm: a.freqPpm });
           } catch (e) {
-            this.#log.warn('cannot save state', { dir: this.cfg.state.dir, error: (e as { code?: string }).code ?? (e as Error).message });
+            this.#log.warn('cannot save state', { dir: this.cfg.state.dir, error: errorCode(e) });
           }
           break;
         case 'event':
@@ -494,7 +488,7 @@ async function resolveUpstreams(cfg: Config, log: Logger): Promise<SourceConfig[
       try {
         address = (await lookup(u.host)).address;
       } catch (e) {
-        log.warn('upstream name does not resolve; left out', { server: u.host, error: (e as { code?: string }).code });
+        log.warn('upstream name does not resolve; left out', { server: u.host, error: errorCode(e) });
         continue;
       }
     }

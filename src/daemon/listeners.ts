@@ -8,6 +8,7 @@ import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
 import type { Config } from './config.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 import type { Logger } from './log.js';
+import { errorCode } from '../util/errors.js';
 
 interface Listener {
   at: HostPort;
@@ -34,7 +35,7 @@ export class NtpListeners {
         l.error = null;
         this.#log.info('serving NTP', { on });
       } catch (e) {
-        const why = (e as { code?: string }).code ?? (e as Error).message;
+        const why = errorCode(e);
         if (l.error !== why) this.#log.warn('cannot serve NTP', { on, error: why });
         l.error = why;
       }

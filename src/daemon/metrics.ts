@@ -3,7 +3,7 @@
 // HTTP on [metrics] listen; the daemon passes a status snapshot.
 import http from 'node:http';
 
-import type { Status } from './status.js';
+import { ROLE_NAMES, type Status } from './status.js';
 
 type Sample = [labels: Record<string, string>, value: number | bigint | string];
 
@@ -22,12 +22,11 @@ class Writer {
   }
 }
 
-const ROLES = ['none', 'client', 'server'] as const;
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 
 export function renderMetrics(s: Status): string {
   const w = new Writer();
-  w.family('clocktower_role', 'gauge', 'Election role: 1 for the current one.', ROLES.map((r) => [{ role: r }, s.role === r ? 1 : 0]));
+  w.family('clocktower_role', 'gauge', 'Election role: 1 for the current one.', ROLE_NAMES.map((r) => [{ role: r }, s.role === r ? 1 : 0]));
   w.family('clocktower_leader_info', 'gauge', 'The elected server this node follows or is (1), with its id and address.', s.leader ? [[{ id: s.leader.id, address: s.leader.address }, 1]] : []);
   w.family('clocktower_priority', 'gauge', 'Configured priority (0 is the highest).', [[{}, s.priority]]);
   w.family('clocktower_stratum', 'gauge', 'Stratum this node serves (16: unsynchronised).', [[{}, s.stratum]]);

@@ -14,3 +14,8 @@ export class ConfigError extends ClocktowerError {
     this.name = 'ConfigError';
   }
 }
+
+/** What to log for a caught error: its errno name (EADDRINUSE, EPERM...) when it has one, else its message. */
+export function errorCode(e: unknown): string {
+  return (e as { code?: string }).code ?? (e as Error).message;
+}
