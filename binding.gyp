@@ -26,6 +26,7 @@
             "native/responder.cc",
             "native/timestamps.cc",
             "native/udp_endpoint.cc",
+            "native/udp_endpoint_multicast.cc",
             "native/udp_endpoint_server.cc"
           ],
           "defines": ["CLOCKTOWER_LINUX=1"]

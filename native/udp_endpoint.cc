@@ -41,7 +41,10 @@ Napi::Function UdpEndpoint::Define(Napi::Env env) {
                       InstanceMethod("setAccess", &UdpEndpoint::SetAccess),
                       InstanceMethod("setRateLimit", &UdpEndpoint::SetRateLimit),
                       InstanceMethod("setKeys", &UdpEndpoint::SetKeys),
-                      InstanceMethod("setResponderConfig", &UdpEndpoint::SetResponderConfig)});
+                      InstanceMethod("setResponderConfig", &UdpEndpoint::SetResponderConfig),
+                      InstanceMethod("setBroadcast", &UdpEndpoint::SetBroadcast),
+                      InstanceMethod("setMembership", &UdpEndpoint::SetMembership),
+                      InstanceMethod("setMulticastSend", &UdpEndpoint::SetMulticastSend)});
 }
 
 // new UdpEndpoint({ family, address, port, slots, maxDatagram, reusePort,

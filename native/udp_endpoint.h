@@ -59,6 +59,10 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   Napi::Value SetRateLimit(const Napi::CallbackInfo& info);
   Napi::Value SetKeys(const Napi::CallbackInfo& info);
   Napi::Value SetResponderConfig(const Napi::CallbackInfo& info);
+  // Broadcast and multicast (udp_endpoint_multicast.cc).
+  Napi::Value SetBroadcast(const Napi::CallbackInfo& info);
+  Napi::Value SetMembership(const Napi::CallbackInfo& info);
+  Napi::Value SetMulticastSend(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnCleanup(void* arg);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const TIERS = ['unit', 'native', 'sim', 'system', 'interop'];
+const TIERS = ['unit', 'native', 'sim', 'system', 'netns', 'interop'];
 
 function find(dir: string): string[] {
   let out: string[] = [];

@@ -33,6 +33,8 @@ export interface ClusterNodeConfig {
   persistIntervalNs?: bigint;
   /** Allow steps backwards past the saved floor (the operator's override). */
   allowBackwards?: boolean;
+  /** Listen to NTP broadcast servers (mode 5); requireAuth: only signed broadcasts count. */
+  broadcastClient?: { requireAuth: boolean } | null;
 }
 
 /** chrony's refid for its local reference (127.127.1.1), so tools show a local server as such. */
@@ -149,6 +151,19 @@ export class ClusterNode {
     if (!s) return [];
     const out: NodeAction[] = [];
     this.#sync(out, this.sync.onResponse(s.cfg.id, bytes, t4Ns, now.monoNs), now, rng);
+    return this.#finish(out, now);
+  }
+
+  /**
+   * A broadcast (mode 5) packet heard on an NTP listener. A broadcast server
+   * is a source beyond the cluster, like an upstream; the cluster's own
+   * leader is already polled directly, so its broadcasts are ignored.
+   */
+  onNtpBroadcast(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
+    const bc = this.#cfg.broadcastClient;
+    if (!bc || this.sync.source(LEADER_SOURCE)?.cfg.address === from.address) return [];
+    const out: NodeAction[] = [];
+    this.#sync(out, this.sync.onBroadcast(bytes, from, t4Ns, now.monoNs, { requireAuth: bc.requireAuth }), now, rng);
     return this.#finish(out, now);
   }
 

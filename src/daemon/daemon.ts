@@ -10,6 +10,7 @@ import { randomFillSync } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 
 import { hasCapSysTime, SystemClock } from '../clock/system.js';
 import { VirtualClock } from '../clock/virtual.js';
@@ -19,7 +20,7 @@ import { ELECTION_COUNTERS } from '../election/election.js';
 import { Role, type ClusterKey } from '../election/wire.js';
 import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
-import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
+import { buildBroadcast, UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { realtimeNs } from '../native/clock.js';
 import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
 import type { SourceConfig } from '../sync/source.js';
@@ -27,9 +28,10 @@ import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
 import { cryptoRng, type Rng } from '../util/rng.js';
 import type { Config } from './config.js';
 import { serveControl } from './control.js';
-import { formatHostPort } from './hostport.js';
+import { formatHostPort, type HostPort } from './hostport.js';
 import { readKeyFile } from './keyfile.js';
 import { NtpListeners } from './listeners.js';
+import { isWildcard, multicastInterfaces } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
@@ -71,11 +73,17 @@ export class Daemon {
   readonly #releaseLock: () => void;
   #ntpKeys: KeyRing;
   #cluster: UdpEndpoint | null = null;
+  /** Receives the discovery group when the cluster socket is bound to one address (which does not see group traffic). */
+  #clusterGroup: UdpEndpoint | null = null;
   #clients = new Map<4 | 6, UdpEndpoint>();
   #txIds = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
+  #broadcastTimer: NodeJS.Timeout | null = null;
+  #broadcastsSent = 0;
+  /** This host's addresses: its own broadcasts come back to it. */
+  readonly #localAddresses = new Set(Object.values(os.networkInterfaces()).flatMap((a) => (a ?? []).map((x) => x.address)));
   #state: ServerState = UNSYNCHRONISED;
   #control: net.Server | null = null;
   #metrics: http.Server | null = null;
@@ -121,7 +129,13 @@ export class Daemon {
       this.clock = new VirtualClock({ atSysNs: sys, ...(cfg.clock.startNs !== null ? { startNs: cfg.clock.startNs } : {}), freqPpm });
     }
 
-    this.#listeners = new NtpListeners(cfg.ntp.listen, this.#log);
+    this.#listeners = new NtpListeners(cfg.ntp.listen, this.#log, {
+      onSlowPath: (b) => this.#onNtpSlowPath(b),
+      broadcastTo: cfg.ntp.broadcast?.to ?? null,
+      broadcastClient: cfg.ntp.broadcastClient,
+    });
+    const bk = cfg.ntp.broadcast?.keyId;
+    if (bk != null && !this.#ntpKeys.has(bk)) throw new ConfigError(cfg.file ?? '(embedded)', 0, 'ntp.broadcast.key', `no key ${bk} in ${cfg.ntp.keys ?? 'ntp.keys (not set)'}`);
     this.node = new ClusterNode({
       election: {
         id: cfg.node.id,
@@ -139,9 +153,8 @@ export class Daemon {
       upstream,
       trusted: cfg.clock.trusted,
       allowBackwards: cfg.clock.allowBackwards,
+      broadcastClient: cfg.ntp.broadcastClient ? { requireAuth: cfg.ntp.requireAuth } : null,
     });
-    if (cfg.ntp.broadcast || cfg.ntp.broadcastClient) this.#log.warn('NTP broadcast mode is not built yet: ntp.broadcast and ntp.broadcast_client are ignored (docs/config.md)');
-    if (cfg.cluster.multicast) this.#log.warn('cluster.multicast: announcements are sent to the group, but receiving from it is not built yet; list the peers too');
     if (saved.state) this.#log.info('state loaded', { floor: new Date(Number(floorNs / 1_000_000n)).toISOString(), freq_ppm: freqPpm });
   }
 
@@ -152,6 +165,7 @@ export class Daemon {
     } catch (e) {
       throw new ClocktowerError((e as { code?: string }).code ?? 'ERR_BIND', `cannot listen for the cluster on ${formatHostPort(c)}: ${(e as Error).message}`);
     }
+    if (this.cfg.cluster.multicast) this.#joinClusterGroup(this.#cluster, this.cfg.cluster.multicast);
     this.#bindNtp();
     this.#control = await serveControl(this.cfg.control.socket, () => this.status());
     const m = this.cfg.metrics.listen;
@@ -166,6 +180,36 @@ export class Daemon {
     });
     this.#exec(this.node.start(this.#now(), this.#rng));
     this.#houseTimer = setInterval(() => this.#housekeeping(), Number(AUTH_REPORT_NS / 1_000_000n));
+    const b = this.cfg.ntp.broadcast;
+    if (b) this.#broadcastTimer = setInterval(() => this.#broadcast(), 2 ** b.intervalLog2 * 1000);
+  }
+
+  /** NTP broadcast mode: the elected server sends a mode-5 packet each interval (one per LAN, not one per board). */
+  #broadcast(): void {
+    const b = this.cfg.ntp.broadcast;
+    if (!b || this.#stopped || this.node.role !== Role.Server) return;
+    const key = b.keyId === null ? undefined : this.#ntpKeys.get(b.keyId);
+    const bytes = buildBroadcast(this.#state, this.clock.cookedNs(realtimeNs()), b.intervalLog2, key);
+    if (!bytes) return;
+    try {
+      if (this.#listeners.send(bytes, b.to)) this.#broadcastsSent++;
+    } catch (e) {
+      this.#log.debug('broadcast send failed', { to: formatHostPort(b.to), error: errorCode(e) });
+    }
+  }
+
+  /** Datagrams the native server passed up: broadcasts from other servers (mode 5); our own are skipped. */
+  #onNtpSlowPath(batch: RecordBatch): void {
+    if (this.#stopped || !this.cfg.ntp.broadcastClient) return;
+    const sys = realtimeNs();
+    const now = { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(sys) };
+    for (let i = 0; i < batch.count; i++) {
+      const bytes = batch.data(i);
+      if (batch.truncated(i) || bytes.length < 48 || (bytes[0]! & 7) !== 5) continue;
+      const p = batch.peer(i);
+      if (this.#localAddresses.has(p.address)) continue;
+      this.#exec(this.node.onNtpBroadcast(Uint8Array.from(bytes), { address: p.address, port: p.port }, this.clock.cookedNs(batch.rxNs(i)), now, this.#rng));
+    }
   }
 
   // ---- time ------------------------------------------------------------------
@@ -191,6 +235,34 @@ export class Daemon {
     const ok = this.#listeners.bind();
     this.#configureServers();
     return ok;
+  }
+
+  /**
+   * Discovery by multicast: join the group on the cluster's interfaces and
+   * send announcements out of the first. A socket bound to one address does
+   * not receive group traffic, so then a second socket bound to the group
+   * (SO_REUSEPORT: several nodes may share a host) does the receiving.
+   */
+  #joinClusterGroup(ep: UdpEndpoint, group: HostPort): void {
+    const ifaces = multicastInterfaces(this.cfg.cluster.listen.host);
+    if (ifaces.length === 0) {
+      this.#log.warn('cluster.multicast: no IPv4 interface to use; discovery relies on the listed peers');
+      return;
+    }
+    let rx = ep;
+    if (!isWildcard(this.cfg.cluster.listen.host)) {
+      rx = new UdpEndpoint({ address: group.host, port: group.port, reusePort: true }, { onBatch: (b) => this.#onCluster(b) });
+      this.#clusterGroup = rx;
+    }
+    for (const address of ifaces) {
+      try {
+        rx.joinGroup(group.host, { address });
+      } catch (e) {
+        this.#log.warn('cannot join the cluster group', { group: group.host, interface: address, error: errorCode(e) });
+      }
+    }
+    ep.setMulticastSend({ family: 4, address: ifaces[0]!, hops: 1, loop: true });
+    this.#log.info('cluster multicast', { group: formatHostPort(group), interfaces: ifaces.join(',') });
   }
 
   #configureServers(): void {
@@ -395,6 +467,9 @@ export class Daemon {
       last_offset_ns: s.last ? s.last.offsetNs.toString() : null,
       delay_ns: s.last?.delayNs ?? 0,
       jitter_ns: s.last?.jitterNs ?? 0,
+      broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
+      accepted: s.counters.accepted,
+      rejected: s.counters.rejected,
     }));
     return {
       id: this.cfg.node.id,
@@ -426,6 +501,8 @@ export class Daemon {
       ntp: {
         listen: this.#listeners.describe(),
         counters: this.#listeners.counters(),
+        broadcast: this.cfg.ntp.broadcast ? { to: formatHostPort(this.cfg.ntp.broadcast.to), sent: this.#broadcastsSent } : null,
+        broadcast_client: this.cfg.ntp.broadcastClient ? { ...this.node.sync.broadcastCounters } : null,
       },
       election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
       pid: process.pid,
@@ -436,7 +513,7 @@ export class Daemon {
   /** The address peers reach this node at, as well as a wildcard bind lets us tell. */
   #ownAddress(): string {
     const c = this.cfg.cluster.listen.host;
-    return c !== '0.0.0.0' && c !== '::' ? c : (this.#listeners.specificAddress() ?? c);
+    return !isWildcard(c) ? c : (this.#listeners.specificAddress() ?? c);
   }
 
   // ---- reload and stop -------------------------------------------------------------------
@@ -465,8 +542,9 @@ export class Daemon {
   async #close(): Promise<void> {
     this.#stopped = true;
     for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
-    if (this.#houseTimer) clearInterval(this.#houseTimer);
+    for (const t of [this.#houseTimer, this.#broadcastTimer]) if (t) clearInterval(t);
     this.#cluster?.close();
+    this.#clusterGroup?.close();
     for (const ep of this.#clients.values()) ep.close();
     this.#listeners.close();
     await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));

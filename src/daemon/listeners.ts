@@ -5,10 +5,25 @@ import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
 import type { ServerState } from '../ntp/wire.js';
 import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
+import { isMulticast, type RecordBatch } from '../native/udp.js';
 import type { Config } from './config.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 import type { Logger } from './log.js';
 import { errorCode } from '../util/errors.js';
+import { isWildcard, multicastInterfaces } from './netif.js';
+import net from 'node:net';
+
+/** IANA's NTP multicast group, which broadcast clients also listen on (as ntpd's multicastclient). */
+export const NTP_MULTICAST_GROUP = '224.0.1.1';
+
+export interface ListenerOptions {
+  /** Datagrams the native server does not answer (broadcasts): read them before returning. */
+  onSlowPath?: (batch: RecordBatch) => void;
+  /** Where this node's broadcasts go, if it sends them. */
+  broadcastTo?: HostPort | null;
+  /** Listen for broadcasts: wildcard IPv4 listeners join NTP_MULTICAST_GROUP. */
+  broadcastClient?: boolean;
+}
 
 interface Listener {
   at: HostPort;
@@ -19,10 +34,12 @@ interface Listener {
 export class NtpListeners {
   readonly #all: Listener[];
   readonly #log: Logger;
+  readonly #opts: ListenerOptions;
 
-  constructor(listen: HostPort[], log: Logger) {
+  constructor(listen: HostPort[], log: Logger, opts: ListenerOptions = {}) {
     this.#all = listen.map((at) => ({ at, server: null, error: null }));
     this.#log = log;
+    this.#opts = opts;
   }
 
   /** Binds every listener not yet bound (logging each failure once); true when all are bound. */
@@ -31,9 +48,10 @@ export class NtpListeners {
       if (l.server) continue;
       const on = formatHostPort(l.at);
       try {
-        l.server = new NtpServer({ address: l.at.host, port: l.at.port, ipv6Only: true });
+        l.server = new NtpServer({ address: l.at.host, port: l.at.port, ipv6Only: true }, this.#opts.onSlowPath ? { onBatch: this.#opts.onSlowPath } : {});
         l.error = null;
         this.#log.info('serving NTP', { on });
+        this.#broadcastSetup(l.at, l.server);
       } catch (e) {
         const why = errorCode(e);
         if (l.error !== why) this.#log.warn('cannot serve NTP', { on, error: why });
@@ -41,6 +59,32 @@ export class NtpListeners {
       }
     }
     return this.#all.every((l) => l.server !== null);
+  }
+
+  /** Socket options for broadcast mode; a failure is logged, the listener still serves. */
+  #broadcastSetup(at: HostPort, server: NtpServer): void {
+    if (server.family !== 4) return;
+    const to = this.#opts.broadcastTo;
+    const ifaces = multicastInterfaces(at.host);
+    try {
+      if (to && isMulticast(to.host)) {
+        if (ifaces[0]) server.setMulticastSend({ address: ifaces[0], hops: 1, loop: false });
+      } else if (to) {
+        server.setBroadcast(true);
+      }
+      if (this.#opts.broadcastClient && isWildcard(at.host)) for (const address of ifaces) server.joinGroup(NTP_MULTICAST_GROUP, { address });
+    } catch (e) {
+      this.#log.warn('broadcast mode setup failed', { on: formatHostPort(at), error: errorCode(e) });
+    }
+  }
+
+  /** Sends from the first bound listener of the destination's family (so from the NTP port); false when there is none. */
+  send(bytes: Uint8Array, to: HostPort): boolean {
+    const family = net.isIPv6(to.host.split('%')[0]!) ? 6 : 4;
+    const server = this.#all.find((l) => l.server && l.server.family === family)?.server;
+    if (!server) return false;
+    server.send(bytes, to.port, to.host);
+    return true;
   }
 
   /** Access rules, rate limit and keys, on every bound server (again after each bind). */
@@ -79,7 +123,7 @@ export class NtpListeners {
 
   /** A listen address that is not a wildcard, if any. */
   specificAddress(): string | null {
-    return this.#all.find((l) => l.at.host !== '0.0.0.0' && l.at.host !== '::')?.at.host ?? null;
+    return this.#all.find((l) => !isWildcard(l.at.host))?.at.host ?? null;
   }
 
   close(): void {

@@ -14,6 +14,10 @@ export interface SourceStatus {
   last_offset_ns: string | null;
   delay_ns: number;
   jitter_ns: number;
+  /** Broadcast sources: "volley" while measuring the round trip, then "listening"; null for the others. */
+  broadcast: 'volley' | 'listening' | null;
+  accepted: number;
+  rejected: number;
 }
 
 export interface PeerStatus {
@@ -47,7 +51,14 @@ export interface Status {
   sources: SourceStatus[];
   floor_ns: string;
   peers: PeerStatus[];
-  ntp: { listen: { address: string; bound: boolean }[]; counters: Record<string, number> };
+  ntp: {
+    listen: { address: string; bound: boolean }[];
+    counters: Record<string, number>;
+    /** Broadcast mode: where this node sends (null: it does not) and how many it has sent. */
+    broadcast: { to: string; sent: number } | null;
+    /** Broadcast listening: packets heard that passed the checks and that did not (null: not listening). */
+    broadcast_client: { accepted: number; rejected: number } | null;
+  };
   election: { counters: Record<string, number> };
   pid: number;
   uptime_s: number;

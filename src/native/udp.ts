@@ -173,6 +173,28 @@ function checkCount(name: string, v: number, min: number, max: number): number {
   return v;
 }
 
+export interface MulticastInterface {
+  /** The interface's IPv4 address (IPv4 only). */
+  address?: string;
+  /** The interface's index (if_nametoindex); 0: the kernel's choice. */
+  index?: number;
+}
+
+/** 224.0.0.0/4 or ff00::/8. */
+export function isMulticast(address: string): boolean {
+  if (net.isIPv4(address)) return Number(address.split('.')[0]) >> 4 === 14;
+  return net.isIPv6(address.split('%')[0]!) && /^ff[0-9a-f]{2}:/i.test(address);
+}
+
+function checkInterface(family: 4 | 6, iface: MulticastInterface): { address: string; index: number } {
+  const index = checkCount('interface index', iface.index ?? 0, 0, 2 ** 31 - 1);
+  const address = iface.address ?? '';
+  if (address !== '' && (family !== 4 || !net.isIPv4(address))) {
+    throw new TypeError(`an interface is named by address only for IPv4 multicast, as an IPv4 address: ${JSON.stringify(address)}`);
+  }
+  return { address, index };
+}
+
 /** Largest UDP payload over IPv4. */
 const MAX_PAYLOAD = 65507;
 
@@ -270,6 +292,52 @@ export class UdpEndpoint {
       off += d.length;
     }
     return this.native.sendBatch(packed, lengths, Uint16Array.of(port), [address]);
+  }
+
+  /** SO_BROADCAST: lets sends reach broadcast addresses (an NTP broadcast server). */
+  setBroadcast(on: boolean): void {
+    this.native.setBroadcast(on === true);
+  }
+
+  /**
+   * Joins a multicast group, on the interface that has `iface.address`
+   * (IPv4) or index `iface.index` (0 or none: the kernel's choice). An IPv4
+   * group on an IPv6 endpoint needs ipv6Only: false.
+   */
+  joinGroup(group: string, iface: MulticastInterface = {}): void {
+    this.#membership(true, group, iface);
+  }
+
+  leaveGroup(group: string, iface: MulticastInterface = {}): void {
+    this.#membership(false, group, iface);
+  }
+
+  #membership(join: boolean, group: string, iface: MulticastInterface): void {
+    const family = this.#groupFamily(group);
+    const { address, index } = checkInterface(family, iface);
+    this.native.setMembership(join, family, group, address, index);
+  }
+
+  /**
+   * Multicast sends of `family` (default the endpoint's): the interface they
+   * leave by, their hop limit (default 1: this link only) and whether this
+   * host's own members hear them (default true).
+   */
+  setMulticastSend(opts: MulticastInterface & { family?: 4 | 6; hops?: number; loop?: boolean } = {}): void {
+    const family = opts.family ?? this.family;
+    if (family !== 4 && family !== 6) throw new RangeError(`family must be 4 or 6: ${String(family)}`);
+    if (family === 4 && this.family === 6 && this.#ipv6Only) throw new TypeError('IPv4 multicast on an IPv6-only endpoint');
+    if (family === 6 && this.family === 4) throw new TypeError('IPv6 multicast on an IPv4 endpoint');
+    const { address, index } = checkInterface(family, opts);
+    this.native.setMulticastSend(family, address, index, checkCount('hops', opts.hops ?? 1, 0, 255), opts.loop ?? true);
+  }
+
+  #groupFamily(group: string): 4 | 6 {
+    const family = addressFamily(group);
+    if (!isMulticast(group)) throw new TypeError(`not a multicast group: ${JSON.stringify(group)}`);
+    if (family === 4 && this.family === 6 && this.#ipv6Only) throw new TypeError(`cannot join IPv4 group ${group} on an IPv6-only endpoint`);
+    if (family === 6 && this.family === 4) throw new TypeError(`cannot join IPv6 group ${group} on an IPv4 endpoint`);
+    return family;
   }
 
   /** Whether an open endpoint keeps the process alive (default true). */

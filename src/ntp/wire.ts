@@ -148,16 +148,17 @@ export function processResponse(bytes: Uint8Array, ctx: ResponseContext): Respon
   }
   const kiss = kissCode(p);
   if (kiss !== null) return { ok: false, reason: 'kiss', code: kiss };
-  if (p.receiveTs === 0n || p.transmitTs === 0n) return { ok: false, reason: 'test3-invalid-timestamps' };
-  if (p.leap === Leap.Unsynchronised || p.referenceTs === 0n) return { ok: false, reason: 'test6-unsynchronised' };
-  if (p.stratum >= MAX_STRATUM) return { ok: false, reason: 'test7-stratum' };
+  const bad = headerTests(p);
+  if (bad) return bad;
 
-  const t1 = out.t1Ns;
-  const t4 = ctx.t4Ns;
   // Server stamps decode to the instant nearest our own clock: correct for
   // any offset under 68 years, including a 1970 board meeting a 2026 server.
-  const t2 = ntp64ToUnixNs(p.receiveTs, t1)!;
-  const t3 = ntp64ToUnixNs(p.transmitTs, t1)!;
+  const t1 = out.t1Ns;
+  return sampleOf(p, t1, ntp64ToUnixNs(p.receiveTs, t1)!, ntp64ToUnixNs(p.transmitTs, t1)!, ctx.t4Ns, ctx);
+}
+
+/** Offset, delay, dispersion and the §11.2.1 fit test, from the four timestamps. */
+function sampleOf(p: NtpPacket, t1: bigint, t2: bigint, t3: bigint, t4: bigint, ctx: { localPrecisionLog2: number; maxDistanceNs?: number }): ResponseResult {
   const offsetNs = (t2 - t1 + (t3 - t4)) / 2n;
   const localPrecisionNs = log2ToNs(ctx.localPrecisionLog2);
   const delayNs = Math.max(Number(t4 - t1 - (t3 - t2)), localPrecisionNs);
@@ -189,6 +190,76 @@ export function processResponse(bytes: Uint8Array, ctx: ResponseContext): Respon
       t4Ns: t4,
     },
   };
+}
+
+/** RFC 5905 §8 header tests a server's packet must pass whatever its mode: 3, 6 and 7 (stratum). */
+function headerTests(p: NtpPacket): ResponseResult | null {
+  if (p.receiveTs === 0n || p.transmitTs === 0n) return { ok: false, reason: 'test3-invalid-timestamps' };
+  if (p.leap === Leap.Unsynchronised || p.referenceTs === 0n) return { ok: false, reason: 'test6-unsynchronised' };
+  if (p.stratum >= MAX_STRATUM) return { ok: false, reason: 'test7-stratum' };
+  return null;
+}
+
+export interface BroadcastContext {
+  /** Transmit timestamp of the last broadcast accepted from this server (test1). */
+  lastTransmitTs: bigint | null;
+  /** Local time the broadcast arrived. */
+  t4Ns: bigint;
+  /** Round-trip delay to the broadcaster, measured by a client/server volley. */
+  delayNs: number;
+  localPrecisionLog2: number;
+  keys?: KeyRing;
+  /** Only signed broadcasts count (a MAC, when present, must always verify). */
+  requireAuth?: boolean;
+  maxDistanceNs?: number;
+}
+
+/**
+ * A broadcast (mode 5) packet (RFC 5905 §8, §9.2 broadcast client): there
+ * is no request, so no origin to match; the offset is the server's transmit
+ * time plus half the round trip measured beforehand, minus the arrival time.
+ */
+export function processBroadcast(bytes: Uint8Array, ctx: BroadcastContext): ResponseResult {
+  const d = decodePacket(bytes);
+  if (!d.ok) return { ok: false, reason: 'malformed', detail: d.reason };
+  const p = d.packet;
+  if (p.mode !== Mode.Broadcast) return { ok: false, reason: 'bad-mode' };
+  if (ctx.lastTransmitTs !== null && p.transmitTs <= ctx.lastTransmitTs) return { ok: false, reason: 'test1-duplicate' };
+  const a = verifyPacket(bytes, p, ctx.keys ?? new Map());
+  if (a.status !== 'ok' && (a.status !== 'none' || ctx.requireAuth)) return { ok: false, reason: 'test5-auth', detail: a.status };
+  // Broadcasts carry no receive stamp; test3 looks at the transmit stamp only.
+  const bad = headerTests({ ...p, receiveTs: p.transmitTs });
+  if (bad) return bad;
+  const t4 = ctx.t4Ns;
+  const t3 = ntp64ToUnixNs(p.transmitTs, t4)!;
+  // As a client/server exchange with t2 = t3 and t1 = t4 - delay: θ = t3 - t4 + δ/2.
+  const delay = BigInt(Math.round(ctx.delayNs));
+  return sampleOf(p, t4 - delay, t3, t3, t4, ctx);
+}
+
+/**
+ * A broadcast packet from a server in `state` (RFC 5905 §9.2, mode 5):
+ * `pollLog2` is the broadcast interval, origin and receive stamps are zero.
+ * Null when the server has no time to give.
+ */
+export function buildBroadcast(state: ServerState, txNs: bigint, pollLog2: number, key?: NtpKey): Uint8Array | null {
+  if (state.leap === Leap.Unsynchronised || state.stratum >= MAX_STRATUM || state.stratum === 0) return null;
+  const ageS = state.referenceNs === null ? 0 : Math.max(0, Number(txNs - state.referenceNs)) / 1e9;
+  const unsigned = encodePacket({
+    ...emptyPacket(),
+    leap: state.leap,
+    version: 4,
+    mode: Mode.Broadcast,
+    stratum: state.stratum,
+    poll: pollLog2,
+    precision: state.precisionLog2,
+    rootDelay: nsToNtpShort(BigInt(Math.round(state.rootDelayNs))),
+    rootDispersion: nsToNtpShort(BigInt(Math.round(state.rootDispersionNs + PHI * ageS * 1e9))),
+    refId: state.refId,
+    referenceTs: state.referenceNs === null ? 0n : unixNsToNtp64(state.referenceNs),
+    transmitTs: unixNsToNtp64(txNs),
+  });
+  return key ? signPacket(unsigned, key) : unsigned;
 }
 
 /** What a server says about itself in every response. */

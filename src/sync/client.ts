@@ -6,7 +6,7 @@
 import type { ClockCommand } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
 import { Leap } from '../ntp/packet.js';
-import { MAX_STRATUM, type ResponseReject, type ServerState } from '../ntp/wire.js';
+import { MAX_STRATUM, processBroadcast, type ResponseReject, type ServerState } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { Discipline, type DisciplineOptions } from './discipline.js';
 import { selectSources, type Candidate } from './select.js';
@@ -36,6 +36,8 @@ export interface SyncClientOptions extends DisciplineOptions {
 /** ntpd's poll-adjust rule (RFC 5905 §11.3): counts toward a longer or shorter poll. */
 const POLL_LIMIT = 30;
 const POLL_GATE = 4;
+/** Broadcast servers heard at once. */
+export const MAX_BROADCAST_SOURCES = 8;
 
 export class SyncClient {
   readonly #sources = new Map<string, Source>();
@@ -49,6 +51,8 @@ export class SyncClient {
   #pollLog2 = 0;
   #jitterNs = 0;
   lastOffsetNs: bigint | null = null;
+  /** Broadcast packets that passed the checks, and that did not (before or after mobilizing a source). */
+  readonly broadcastCounters = { accepted: 0, rejected: 0 };
 
   constructor(o: SyncClientOptions = {}) {
     this.#discipline = new Discipline(o);
@@ -89,8 +93,13 @@ export class SyncClient {
   onTimer(monoNs: bigint, rng: Rng): SyncAction[] {
     const actions: SyncAction[] = [];
     for (const s of this.#sources.values()) {
+      const was = s.demobilized;
       const bytes = s.poll(monoNs, rng, this.#keys);
       if (bytes) actions.push({ type: 'send', sourceId: s.cfg.id, address: s.cfg.address, port: s.cfg.port, bytes });
+      if (!was && s.demobilized) {
+        actions.push({ type: 'event', event: { kind: 'demobilize', sourceId: s.cfg.id, why: s.demobilized } });
+        if (this.#systemPeer === s.cfg.id) actions.push(...this.#reselect(null));
+      }
     }
     const next = this.nextWakeMonoNs();
     if (next !== null) actions.push({ type: 'timer', atMonoNs: next });
@@ -114,7 +123,36 @@ export class SyncClient {
   onResponse(sourceId: string, bytes: Uint8Array, t4Ns: bigint, monoNs: bigint): SyncAction[] {
     const s = this.#sources.get(sourceId);
     if (!s) return [];
-    const { result, output } = s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys);
+    return this.#received(s, s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys), t4Ns);
+  }
+
+  /**
+   * A broadcast (mode 5) packet from `from`. The first one that passes the
+   * checks mobilizes a broadcast source, whose volley of client requests
+   * measures the delay; later ones are samples. At most MAX_BROADCAST_SOURCES
+   * servers are heard, so a flood of forged senders cannot grow the table.
+   */
+  onBroadcast(bytes: Uint8Array, from: { address: string; port: number }, t4Ns: bigint, monoNs: bigint, opts: { requireAuth: boolean; minPollLog2?: number }): SyncAction[] {
+    const id = `broadcast:${from.address}:${from.port}`;
+    const s = this.#sources.get(id);
+    if (s && !s.demobilized) {
+      if (!s.listening) return []; // the volley is still measuring the delay
+      const r = s.receiveBroadcast(bytes, t4Ns, monoNs, this.#precision, this.#keys, opts.requireAuth);
+      this.broadcastCounters[r.result.ok ? 'accepted' : 'rejected']++;
+      return this.#received(s, r, t4Ns);
+    }
+    const check = processBroadcast(bytes, { lastTransmitTs: null, t4Ns, delayNs: 0, localPrecisionLog2: this.#precision, keys: this.#keys, requireAuth: opts.requireAuth });
+    this.broadcastCounters[check.ok ? 'accepted' : 'rejected']++;
+    if (!check.ok) return [{ type: 'event', event: { kind: 'reject', sourceId: id, reason: check.reason, ...('detail' in check ? { detail: String(check.detail) } : {}) } }];
+    if (s) this.#sources.delete(id);
+    const heard = [...this.#sources.values()].filter((x) => x.cfg.broadcast).length;
+    if (heard >= MAX_BROADCAST_SOURCES) return [];
+    const minPollLog2 = opts.minPollLog2 ?? 6;
+    return this.addSource({ id, address: from.address, port: from.port, broadcast: true, iburst: true, minPollLog2, maxPollLog2: Math.max(minPollLog2, 17) }, monoNs);
+  }
+
+  #received(s: Source, { result, output }: ReturnType<Source['receive']>, t4Ns: bigint): SyncAction[] {
+    const sourceId = s.cfg.id;
     const actions: SyncAction[] = [];
     if (!result.ok) {
       const detail = 'detail' in result ? String(result.detail) : 'code' in result ? result.code : undefined;
@@ -215,7 +253,8 @@ export class SyncClient {
     const srcs = [...this.#sources.values()];
     this.#pollLog2 = Math.max(Math.min(...srcs.map((s) => s.cfg.minPollLog2)), Math.min(Math.max(...srcs.map((s) => s.cfg.maxPollLog2)), this.#pollLog2));
     for (const s of srcs) {
-      if (s.burstLeft === 0) s.pollLog2 = Math.max(s.pollFloorLog2, Math.min(s.cfg.maxPollLog2, this.#pollLog2));
+      // A listening broadcast source keeps the server's own interval.
+      if (s.burstLeft === 0 && !s.listening) s.pollLog2 = Math.max(s.pollFloorLog2, Math.min(s.cfg.maxPollLog2, this.#pollLog2));
     }
   }
 

@@ -3,7 +3,7 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { buildRequest, PHI, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
+import { buildRequest, PHI, processBroadcast, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { ClockFilter, type FilterOutput } from './filter.js';
 
@@ -18,6 +18,12 @@ export interface SourceConfig {
   iburst?: boolean;
   keyId?: number | null;
   version?: number;
+  /**
+   * A broadcast server heard on the LAN (RFC 5905 §9.2, ntpd's
+   * broadcastclient): a client/server volley measures the round trip, then
+   * the source only listens to the server's mode-5 packets.
+   */
+  broadcast?: boolean;
 }
 
 /** Requests in an initial burst, and their spacing (ntpd: 8 at 2 s; we use fewer, faster). */
@@ -44,6 +50,9 @@ export class Source {
   /** The newest filter output, with the sample fields selection needs. */
   last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null = null;
   readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0 };
+  /** Broadcast sources: the round trip the volley measured (null until it has). */
+  broadcastDelayNs: number | null = null;
+  #volleyMinDelayNs = Infinity;
 
   constructor(cfg: SourceConfig, monoNs: bigint) {
     this.cfg = {
@@ -55,6 +64,7 @@ export class Source {
       iburst: cfg.iburst ?? false,
       keyId: cfg.keyId ?? null,
       version: cfg.version ?? 4,
+      broadcast: cfg.broadcast ?? false,
     };
     if (this.cfg.minPollLog2 > this.cfg.maxPollLog2) throw new RangeError(`source ${cfg.id}: minpoll > maxpoll`);
     this.pollLog2 = this.cfg.minPollLog2;
@@ -67,9 +77,22 @@ export class Source {
     return this.reach !== 0;
   }
 
+  /** Whether this is a broadcast source past its volley: it listens and sends nothing. */
+  get listening(): boolean {
+    return this.broadcastDelayNs !== null;
+  }
+
   /** Builds the next request if one is due. The caller sends it and reports t1 with sent(). */
   poll(monoNs: bigint, rng: Rng, keys: KeyRing): Uint8Array | null {
     if (this.demobilized || monoNs < this.nextPollMonoNs) return null;
+    if (this.listening) {
+      // A broadcast interval went by unheard; after eight the server is gone
+      // and the association ends, as ntpd's ephemeral broadcast ones do.
+      this.reach = (this.reach << 1) & 0xff;
+      if (!this.reachable) this.demobilized = 'broadcasts stopped';
+      this.nextPollMonoNs = monoNs + BigInt(2 ** this.pollLog2 * 1e9);
+      return null;
+    }
     if (this.outstanding) this.counters.timeouts++;
     const wasReachable = this.reachable;
     this.reach = (this.reach << 1) & 0xff;
@@ -131,12 +154,40 @@ export class Source {
     this.lastTransmitTs = result.packet.transmitTs;
     this.reach |= 1;
     this.counters.accepted++;
+    if (this.cfg.broadcast) {
+      // The volley's best round trip calibrates the broadcasts that follow.
+      this.#volleyMinDelayNs = Math.min(this.#volleyMinDelayNs, result.sample.delayNs);
+      if (this.burstLeft === 0) {
+        this.broadcastDelayNs = this.#volleyMinDelayNs;
+        this.nextPollMonoNs = monoNs + BigInt(2 ** this.pollLog2 * 1.5e9);
+      }
+    }
+    return { result, output: this.#feed(result) };
+  }
+
+  /** A mode-5 packet from this (listening) broadcast source. */
+  receiveBroadcast(bytes: Uint8Array, t4Ns: bigint, monoNs: bigint, localPrecisionLog2: number, keys: KeyRing, requireAuth: boolean): { result: ResponseResult; output: FilterOutput | null } {
+    const result = processBroadcast(bytes, { lastTransmitTs: this.lastTransmitTs, t4Ns, delayNs: this.broadcastDelayNs ?? 0, localPrecisionLog2, keys, requireAuth });
+    if (!result.ok) {
+      this.counters.rejected++;
+      return { result, output: null };
+    }
+    this.lastTransmitTs = result.packet.transmitTs;
+    this.reach |= 1;
+    this.counters.accepted++;
+    // Listen for the next one at the interval the server announces; miss it by half again and it counts as lost.
+    this.pollLog2 = Math.max(0, Math.min(17, result.packet.poll));
+    this.nextPollMonoNs = monoNs + BigInt(2 ** this.pollLog2 * 1.5e9);
+    return { result, output: this.#feed(result) };
+  }
+
+  #feed(result: ResponseResult & { ok: true }): FilterOutput | null {
     const output = this.filter.add(result.sample);
     if (output) {
       const s = result.sample;
       this.last = { ...output, stratum: s.stratum, rootDelayNs: s.rootDelayNs, rootDispersionNs: s.rootDispersionNs, leap: s.leap, refId: s.refId, referenceNs: s.referenceNs };
     }
-    return { result, output };
+    return output;
   }
 
   /** RFC 5905 §7.4: RATE slows us down; DENY and RSTR end the association. */

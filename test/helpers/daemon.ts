@@ -19,6 +19,14 @@ export interface NodeSpec {
   /** Virtual clock start; null: the system time. */
   start: string | null;
   trusted?: boolean;
+  /** Listen addresses when they differ from `address` (a wildcard, say). */
+  ntpHost?: string;
+  clusterHost?: string;
+  /** Lines added to the [ntp] and [cluster] tables. */
+  ntpExtra?: string[];
+  clusterExtra?: string[];
+  /** Run inside this network namespace (test/helpers/lan.ts). */
+  netns?: string;
   extra?: string;
 }
 
@@ -28,10 +36,12 @@ export function nodeConfig(dir: string, s: NodeSpec): string {
     `id = "${s.id}"`,
     `priority = ${s.priority}`,
     '[ntp]',
-    `listen = ["${s.address}:${s.ntpPort}"]`,
+    `listen = ["${s.ntpHost ?? s.address}:${s.ntpPort}"]`,
+    ...(s.ntpExtra ?? []),
     '[cluster]',
-    `listen = "${s.address}:${s.clusterPort}"`,
+    `listen = "${s.clusterHost ?? s.address}:${s.clusterPort}"`,
     `peers = [${s.peers.map((p) => `"${p}"`).join(', ')}]`,
+    ...(s.clusterExtra ?? []),
     '[clock]',
     'mode = "virtual"',
     ...(s.start ? [`start = "${s.start}"`] : []),
@@ -57,6 +67,7 @@ export class DaemonProc {
     readonly dir: string,
     /** null: the embedded default (state under XDG_STATE_HOME = dir). */
     readonly config: string | null,
+    readonly netns: string | null = null,
   ) {
     this.socket = config === null ? path.join(dir, 'clocktower', 'clocktower.sock') : path.join(dir, 'ctl.sock');
   }
@@ -65,14 +76,17 @@ export class DaemonProc {
     mkdirSync(dir, { recursive: true });
     const config = path.join(dir, 'clocktower.toml');
     writeFileSync(config, nodeConfig(dir, spec));
-    return new DaemonProc(spec.id, dir, config);
+    return new DaemonProc(spec.id, dir, config, spec.netns ?? null);
   }
 
   start(): this {
     this.exitCode = undefined;
     const args = this.config === null ? [] : ['--config', this.config];
     const env = this.config === null ? { ...process.env, XDG_STATE_HOME: this.dir } : process.env;
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli', 'bin.ts'), 'run', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [process.execPath, '--import', 'tsx', path.join(root, 'src', 'cli', 'bin.ts'), 'run', ...args];
+    // `ip netns exec` execs the command: the child's PID is the daemon's.
+    if (this.netns) argv.unshift('ip', 'netns', 'exec', this.netns);
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => (this.output += d));
     this.child.stderr!.on('data', (d) => (this.output += d));
     this.child.on('exit', (code) => (this.exitCode = code));

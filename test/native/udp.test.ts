@@ -171,4 +171,31 @@ test('IPv6 formatting compresses the longest zero run (RFC 5952)', () => {
   assert.is(v6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), '::');
 });
 
+test('broadcast and multicast options: bad groups and interfaces are refused in JS, good ones reach the kernel, kernel errors carry .code', () => {
+  const ep = new UdpEndpoint({ address: '127.0.0.1' });
+  const v6 = new UdpEndpoint({ address: '::1' });
+  try {
+    ep.setBroadcast(true);
+    ep.joinGroup('239.255.77.123', { address: '127.0.0.1' });
+    ep.setMulticastSend({ address: '127.0.0.1', hops: 1, loop: false });
+    ep.leaveGroup('239.255.77.123', { address: '127.0.0.1' });
+    assert.throws(() => ep.joinGroup('10.0.0.1'), /not a multicast group/);
+    assert.throws(() => ep.joinGroup('ff02::1'), /IPv6 group ff02::1 on an IPv4 endpoint/);
+    assert.throws(() => ep.joinGroup('239.1.1.1', { address: 'eth0' }), /IPv4 address/);
+    assert.throws(() => ep.setMulticastSend({ hops: 256 }), /hops must be an integer 0..255/);
+    assert.throws(() => v6.joinGroup('239.1.1.1'), /IPv6-only endpoint/);
+    // Leaving a group never joined: the kernel's EADDRNOTAVAIL, named.
+    let code = '';
+    try {
+      ep.leaveGroup('239.255.77.124', { address: '127.0.0.1' });
+    } catch (e) {
+      code = (e as { code?: string }).code ?? '';
+    }
+    assert.is(code, 'EADDRNOTAVAIL');
+  } finally {
+    ep.close();
+    v6.close();
+  }
+});
+
 test.run();
