@@ -1,0 +1,203 @@
+// Time accuracy against chrony over emulated links (issue 7). One server host
+// (a clocktower daemon serving the system clock: the truth), one relay host
+// (test/tools/relay.c: delay, jitter, loss) and one client host running, side
+// by side, a clocktower client and `chronyd -x`, both polling the same server
+// through identically configured relays at the same interval (1 s). All
+// namespaces share one kernel clock, so the true offset is 0 and each
+// client's error is its own clock's distance from the system clock: ours is
+// status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
+import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
+import { canUseNetns } from '../test/helpers/netns.js';
+import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
+
+interface Profile {
+  name: string;
+  /** null: no relay, both clients on the server's own loopback. */
+  fwd: LinkSpec | null;
+  rev: LinkSpec | null;
+}
+
+const PROFILES: Profile[] = [
+  { name: 'loopback (no relay)', fwd: null, rev: null },
+  { name: 'clean relay', fwd: {}, rev: {} },
+  { name: '100 µs ± 50 µs', fwd: { delayUs: 100, jitterUs: 50 }, rev: { delayUs: 100, jitterUs: 50 } },
+  { name: '1 ms ± 0.5 ms, 5 % loss', fwd: { delayUs: 1000, jitterUs: 500, loss: 0.05 }, rev: { delayUs: 1000, jitterUs: 500, loss: 0.05 } },
+  { name: 'asymmetric 200/50 µs', fwd: { delayUs: 200 }, rev: { delayUs: 50 } },
+];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const secondsAt = args.indexOf('--seconds');
+const RUN_S = secondsAt >= 0 ? Number(args[secondsAt + 1]) : quick ? 30 : 180;
+/** Samples before this are the start-up (first sync, filter filling); statistics use the rest. */
+const WARMUP_S = Math.min(15, RUN_S / 3);
+const SAMPLE_MS = 250;
+const onlyAt = args.indexOf('--profile');
+const ONLY = onlyAt >= 0 ? Number(args[onlyAt + 1]) : null;
+const SWAP = args.includes('--swap-relays');
+
+interface Series {
+  /** Seconds since the client started, error ns (null while unsynchronised). */
+  points: { t: number; errNs: number | null }[];
+}
+
+function stats(s: Series): { p50: number; p99: number; max: number; firstWithin100us: number | null; n: number } {
+  const first = s.points.find((p) => p.errNs !== null && Math.abs(p.errNs) < 100_000);
+  const errs = s.points.filter((p) => p.t >= WARMUP_S && p.errNs !== null).map((p) => Math.abs(p.errNs!)).sort((a, b) => a - b);
+  const q = (f: number) => (errs.length ? errs[Math.min(errs.length - 1, Math.floor(f * errs.length))]! : NaN);
+  return { p50: q(0.5), p99: q(0.99), max: errs.length ? errs[errs.length - 1]! : NaN, firstWithin100us: first ? first.t : null, n: errs.length };
+}
+
+/** chronyd -x as a client of `server:port`, its command socket in `dir`. */
+function startChrony(netns: string, dir: string, server: string, port: number) {
+  // chronyd refuses a command socket in a directory others can read.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const conf = [
+    `server ${server} port ${port} minpoll 0 maxpoll 0 iburst`,
+    'port 0',
+    `bindcmdaddress ${dir}/chronyd.sock`,
+    `pidfile ${dir}/chronyd.pid`,
+    `driftfile ${dir}/drift`,
+    'makestep 0.001 -1',
+  ];
+  writeFileSync(path.join(dir, 'chrony.conf'), conf.join('\n') + '\n');
+  const child = spawn('ip', ['netns', 'exec', netns, 'chronyd', '-x', '-d', '-u', 'root', '-f', path.join(dir, 'chrony.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  return {
+    log: () => log,
+    /** chrony's "System time" (its clock minus its estimate of true time) in ns, or null before it has a reference. */
+    error(): number | null {
+      try {
+        const csv = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', 'tracking'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(',');
+        if (csv[0] === '00000000' || Number(csv[2]) === 0) return null;
+        return Number(csv[4]) * 1e9;
+      } catch {
+        return null;
+      }
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+async function runProfile(lan: Lan, base: string, p: Profile, index: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; relay: RelayStats | null }> {
+  const [srvHost, relayHost, clientHost] = lan.hosts as [Lan['hosts'][0], Lan['hosts'][0], Lan['hosts'][0]];
+  const clientNs = p.fwd ? clientHost : srvHost;
+  const relays: Relay[] = [];
+  let target = (port: number) => ({ host: `${LAN_PREFIX}.${relayHost.index}`, port });
+  if (p.fwd) {
+    for (const [i, port] of (SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
+      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: p.fwd, rev: p.rev!, seed: 1000 * index + i + 1, netns: relayHost.name }));
+    }
+  } else {
+    target = () => ({ host: '127.0.0.1', port: 123 });
+  }
+  const dir = path.join(base, `p${index}`);
+  const ours = DaemonProc.write(path.join(dir, 'ours'), {
+    id: `client${index}`,
+    priority: 50,
+    address: clientNs === srvHost ? '127.0.0.1' : clientHost.address,
+    ntpPort: 11123,
+    clusterPort: 12400 + index,
+    peers: [],
+    start: null,
+    netns: clientNs.name,
+    extra: `[upstream]\nservers = [{ address = "${target(20001).host}:${target(20001).port}", minpoll = 0, maxpoll = 0, iburst = true }]`,
+  }).start();
+  const chrony = startChrony(clientNs.name, path.join(dir, 'chrony'), target(20002).host, target(20002).port);
+  const t0 = Date.now();
+  const so: Series = { points: [] };
+  const sc: Series = { points: [] };
+  try {
+    while (Date.now() - t0 < RUN_S * 1000) {
+      const t = (Date.now() - t0) / 1000;
+      const st = await ours.status();
+      const synced = st?.source?.selected === true && st.synced;
+      so.points.push({ t, errNs: synced ? Number(BigInt(st!.clock.offset_from_system_ns)) : null });
+      sc.points.push({ t, errNs: chrony.error() });
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+    const relay = relays.length ? await relays[0]!.stats() : null;
+    return { ours: stats(so), chrony: stats(sc), relay };
+  } finally {
+    await ours.stop();
+    await chrony.stop();
+    for (const r of relays) await r.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!canUseNetns()) {
+    console.log('accuracy benchmark skipped: it needs root and ip netns for its hosts');
+    process.exit(1);
+  }
+  try {
+    execFileSync('chronyd', ['-v'], { stdio: 'ignore' });
+  } catch {
+    console.log('accuracy benchmark: chronyd is not installed (apt-get install chrony, with its service kept from starting)');
+    process.exit(1);
+  }
+  const lan = createLan('acc', 3);
+  const base = mkdtempSync(path.join(tmpdir(), 'ct-accuracy-'));
+  const cleanup = () => {
+    lan.destroy();
+    rmSync(base, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    // The server: a trusted node serving the system clock (the truth), on every address of its host.
+    const server = DaemonProc.write(path.join(base, 'server'), {
+      id: 'server',
+      priority: 0,
+      address: lan.hosts[0]!.address,
+      ntpHost: '0.0.0.0',
+      ntpPort: 123,
+      clusterPort: 12300,
+      peers: [],
+      start: null,
+      trusted: true,
+      netns: lan.hosts[0]!.name,
+    }).start();
+    await waitStatuses([server], 'the server to serve', (ss) => ss[0]?.role === 'server', 15_000);
+    console.log(`accuracy: ${RUN_S} s per profile (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
+    console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99');
+    const worst = { p50: 0, p99: 0 };
+    const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
+    for (const [i, p] of PROFILES.entries()) {
+      if (ONLY !== null && ONLY !== i) continue;
+      const r = await runProfile(lan, base, p, i);
+      const late = r.relay ? `${r.relay.late_us.p50.toFixed(1)}/${r.relay.late_us.p99.toFixed(1)} µs` : '—';
+      for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
+        console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
+      }
+      const r50 = r.ours.p50 / r.chrony.p50;
+      const r99 = r.ours.p99 / r.chrony.p99;
+      console.log(`${''.padEnd(27)} ours/chrony p50=${r50.toFixed(2)} p99=${r99.toFixed(2)}`);
+      if (p.fwd) {
+        worst.p50 = Math.max(worst.p50, r50);
+        worst.p99 = Math.max(worst.p99, r99);
+      }
+    }
+    await server.stop();
+    console.log(`ratios ours/chrony p50=${worst.p50.toFixed(2)} p99=${worst.p99.toFixed(2)}`);
+  } finally {
+    cleanup();
+  }
+}
+
+await main();
