@@ -71,7 +71,8 @@ export interface Config {
     trusted: boolean;
     allowBackwards: boolean;
   };
-  state: { dir: string };
+  /** saveIntervalNs: how often floor and drift are saved while the node has time (what a power cut can cost). */
+  state: { dir: string; saveIntervalNs: bigint };
   control: { socket: string };
   metrics: { listen: HostPort | null };
   log: { level: LogLevel };
@@ -111,7 +112,7 @@ const TABLES: Record<string, string[]> = {
   cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt'],
   upstream: ['servers'],
   clock: ['mode', 'start', 'step_threshold', 'local_stratum', 'trusted', 'allow_backwards'],
-  state: ['dir'],
+  state: ['dir', 'save_interval'],
   control: ['socket'],
   metrics: ['listen'],
   log: ['level'],
@@ -221,7 +222,10 @@ export function parseConfig(text: string, file: string): Config {
       trusted: r.get(clock, 'clock', 'trusted', bool, false),
       allowBackwards: r.get(clock, 'clock', 'allow_backwards', bool, false),
     },
-    state: { dir: rel(r.get(state, 'state', 'dir', filePath, '/var/lib/clocktower')) },
+    state: {
+      dir: rel(r.get(state, 'state', 'dir', filePath, '/var/lib/clocktower')),
+      saveIntervalNs: BigInt(r.get(state, 'state', 'save_interval', duration(1e9, 86_400e9), 60e9)),
+    },
     control: { socket: rel(r.get(control, 'control', 'socket', filePath, '/run/clocktower.sock')) },
     metrics: { listen: r.get(metrics, 'metrics', 'listen', ipPort(9123), null as HostPort | null) },
     log: { level: r.get(log, 'log', 'level', oneOf(...LOG_LEVELS), 'info') },

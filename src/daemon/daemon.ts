@@ -153,6 +153,7 @@ export class Daemon {
       upstream,
       trusted: cfg.clock.trusted,
       allowBackwards: cfg.clock.allowBackwards,
+      persistIntervalNs: cfg.state.saveIntervalNs,
       broadcastClient: cfg.ntp.broadcastClient ? { requireAuth: cfg.ntp.requireAuth } : null,
     });
     if (saved.state) this.#log.info('state loaded', { floor: new Date(Number(floorNs / 1_000_000n)).toISOString(), freq_ppm: freqPpm });

@@ -25,6 +25,7 @@ export interface NodeSpec {
   /** Lines added to the [ntp] and [cluster] tables. */
   ntpExtra?: string[];
   clusterExtra?: string[];
+  stateExtra?: string[];
   /** Run inside this network namespace (test/helpers/lan.ts). */
   netns?: string;
   extra?: string;
@@ -48,6 +49,7 @@ export function nodeConfig(dir: string, s: NodeSpec): string {
     ...(s.trusted ? ['trusted = true'] : []),
     '[state]',
     `dir = "${dir}"`,
+    ...(s.stateExtra ?? []),
     '[control]',
     `socket = "${path.join(dir, 'ctl.sock')}"`,
     '[log]',
