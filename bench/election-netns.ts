@@ -1,0 +1,97 @@
+// Election timing with real daemons (issue 7): N boards (4, 8, 16), each a
+// clocktower daemon in its own network namespace on a bridged LAN, all at the
+// factory date, launched together. Measures boot -> one server, boot -> all
+// synchronised within 1 ms, kill -9 of the server -> a new server with every
+// board following, and election messages per board per second (sent, from
+// the daemons' own counters). Times are given from the launch and from the
+// moment the last daemon was up (its uptime), which leaves out Node's start.
+//   sh scripts/no-sys-time.sh node --import tsx bench/election-netns.ts [--sizes 4,8,16]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import type { Status } from '../src/daemon/status.js';
+import { DaemonProc } from '../test/helpers/daemon.js';
+import { createLan } from '../test/helpers/lan.js';
+import { canUseNetns } from '../test/helpers/netns.js';
+
+const args = process.argv.slice(2);
+const sizesAt = args.indexOf('--sizes');
+const SIZES = sizesAt >= 0 ? args[sizesAt + 1]!.split(',').map(Number) : [4, 8, 16];
+const POLL_MS = 50;
+
+async function poll(nodes: DaemonProc[], cond: (ss: (Status | null)[]) => boolean, limitMs: number): Promise<{ at: number; ss: (Status | null)[] } | null> {
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
+    const ss = await Promise.all(nodes.map((n) => n.status()));
+    if (cond(ss)) return { at: Date.now(), ss };
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return null;
+}
+
+const oneServer = (ss: (Status | null)[]) => {
+  const up = ss.filter((s): s is Status => s !== null);
+  const servers = up.filter((s) => s.role === 'server');
+  return up.length === ss.length && servers.length === 1 && up.every((s) => s.leader?.id === servers[0]!.id);
+};
+const allSynced = (ss: (Status | null)[]) => {
+  if (!oneServer(ss)) return false;
+  const up = ss as Status[];
+  const server = up.find((s) => s.role === 'server')!;
+  const off = BigInt(server.clock.offset_from_system_ns);
+  return up.every((s) => s === server || (s.synced && (BigInt(s.clock.offset_from_system_ns) - off) ** 2n < 1_000_000_000_000n));
+};
+
+async function run(n: number): Promise<string> {
+  const lan = createLan('elt', n);
+  const base = mkdtempSync(path.join(tmpdir(), 'ct-elt-'));
+  const peers = lan.hosts.map((h) => `${h.address}:12300`);
+  const nodes = lan.hosts.map((h, i) =>
+    DaemonProc.write(path.join(base, `n${i}`), { id: `n${i}`, priority: i, address: h.address, ntpPort: 123, clusterPort: 12300, peers, start: '1970-01-01T00:00:00Z', netns: h.name }),
+  );
+  try {
+    const launch = Date.now();
+    for (const x of nodes) x.start();
+    const one = await poll(nodes, oneServer, 60_000);
+    const synced = await poll(nodes, allSynced, 60_000);
+    if (!one || !synced) return `${String(n).padStart(5)}  did not converge within 60 s`;
+    // The last daemon up: its uptime at the poll says when it started.
+    const lastUp = Math.max(...synced.ss.map((s) => synced.at - s!.uptime_s * 1000));
+    // Messages sent per board per second over a settled 5 s window.
+    const before = await Promise.all(nodes.map((x) => x.status()));
+    await new Promise((r) => setTimeout(r, 5000));
+    const after = await Promise.all(nodes.map((x) => x.status()));
+    const sent = (s: Status | null) => (s ? s.election.counters['sentQuery']! + s.election.counters['sentStatus']! + s.election.counters['sentLeaving']! : 0);
+    const perNode = after.reduce((sum, s, i) => sum + sent(s) - sent(before[i]!), 0) / n / ((after[0]!.uptime_s - before[0]!.uptime_s) || 5);
+    // Power off the server.
+    const serverIdx = after.findIndex((s) => s?.role === 'server');
+    const killedAt = Date.now();
+    nodes[serverIdx]!.kill('SIGKILL');
+    const rest = nodes.filter((_, i) => i !== serverIdx);
+    const failover = await poll(rest, oneServer, 30_000);
+    const followed = await poll(rest, allSynced, 30_000);
+    const ms = (x: number | undefined) => (x === undefined ? '—' : `${Math.round(x)} ms`);
+    return [
+      String(n).padStart(5),
+      `${ms(one.at - launch)} / ${ms(one.at - lastUp)}`.padStart(20),
+      `${ms(synced.at - launch)} / ${ms(synced.at - lastUp)}`.padStart(20),
+      ms(failover ? failover.at - killedAt : undefined).padStart(12),
+      ms(followed ? followed.at - killedAt : undefined).padStart(14),
+      perNode.toFixed(1).padStart(12),
+      (perNode / n).toFixed(2).padStart(8),
+    ].join(' ');
+  } finally {
+    for (const x of nodes) await x.stop(3000);
+    lan.destroy();
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (!canUseNetns()) {
+  console.log('election timing benchmark skipped: it needs root and ip netns');
+  process.exit(1);
+}
+console.log(`election timing, real daemons in network namespaces (status polled every ${POLL_MS} ms; times: from launch / from the last daemon up)`);
+console.log('nodes      boot→one server    boot→all ≤1 ms   crash→server  crash→all ≤1 ms  msgs/node/s     ÷ N');
+for (const n of SIZES) console.log(await run(n));
