@@ -5,15 +5,32 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 const created = new Set<string>();
-process.on('exit', () => {
+
+/** Ends whatever still runs inside our namespaces (only we start processes there) and deletes them. */
+function cleanupAll(): void {
   for (const ns of created) {
+    try {
+      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+    } catch {
+      // nothing left in it
+    }
     try {
       execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     } catch {
       // already gone
     }
   }
-});
+  created.clear();
+}
+process.on('exit', cleanupAll);
+// Ctrl-C or a CI timeout: 'exit' handlers do not run on a signal's default action.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    cleanupAll();
+    process.exit(130);
+  });
+}
 
 /** Whether this process can make namespaces; prints the reason when not (and throws under CI). */
 export function canUseNetns(): boolean {
