@@ -120,6 +120,21 @@ export class DaemonProc {
   }
 }
 
+/** One server, `serverId`; every other live node its synchronised client; offsets from the system clock within 1 ms of the server's. */
+export function converged(serverId: string, live: string[]) {
+  return (ss: (Status | null)[]): boolean => {
+    const up = ss.filter((s): s is Status => s !== null && live.includes(s.id));
+    if (up.length !== live.length) return false;
+    const server = up.find((s) => s.id === serverId);
+    if (!server || server.role !== 'server' || up.filter((s) => s.role === 'server').length !== 1) return false;
+    const off = BigInt(server.clock.offset_from_system_ns);
+    return up.every((s) => {
+      const d = BigInt(s.clock.offset_from_system_ns) - off;
+      return s.leader?.id === serverId && (s.id === serverId || (s.role === 'client' && s.synced)) && d < 1_000_000n && d > -1_000_000n;
+    });
+  };
+}
+
 /** Polls every node's status until `cond` holds for them (null: not answering). */
 export async function waitStatuses(nodes: DaemonProc[], what: string, cond: (s: (Status | null)[]) => boolean, limitMs: number, everyMs = 100): Promise<(Status | null)[]> {
   const end = Date.now() + limitMs;

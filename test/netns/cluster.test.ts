@@ -13,7 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { Status } from '../../src/daemon/status.js';
-import { DaemonProc, waitStatuses, type NodeSpec } from '../helpers/daemon.js';
+import { converged, DaemonProc, waitStatuses, type NodeSpec } from '../helpers/daemon.js';
 import { createLan, type Lan } from '../helpers/lan.js';
 import { canUseNetns } from '../helpers/netns.js';
 
@@ -70,21 +70,6 @@ function blockNtpPort(c: Cluster, i: number): ChildProcess {
 }
 
 const bound = (p: ChildProcess) => new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
-
-/** One server, every other live node its client, all within 1 ms of the server's clock. */
-function converged(serverId: string, live: string[]) {
-  return (ss: (Status | null)[]): boolean => {
-    const up = ss.filter((s): s is Status => s !== null && live.includes(s.id));
-    if (up.length !== live.length) return false;
-    const server = up.find((s) => s.id === serverId);
-    if (!server || server.role !== 'server' || up.filter((s) => s.role === 'server').length !== 1) return false;
-    const off = BigInt(server.clock.offset_from_system_ns);
-    return up.every((s) => {
-      const d = BigInt(s.clock.offset_from_system_ns) - off;
-      return s.leader?.id === serverId && (s.id === serverId || (s.role === 'client' && s.synced)) && d < 1_000_000n && d > -1_000_000n;
-    });
-  };
-}
 
 test('seed scenario over four hosts: A and C cannot serve, so B serves; B powered off -> D takes over and A, C follow', async () => {
   if (!useNetns) return;

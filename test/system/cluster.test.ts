@@ -10,27 +10,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import type { Status } from '../../src/daemon/status.js';
-import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
+import { converged, DaemonProc, waitStatuses } from '../helpers/daemon.js';
 
 const IDS = ['a', 'b', 'c', 'd', 'e'];
 const addr = (i: number) => `127.77.0.${11 + i}`;
 const CLUSTER_PORT = 12391;
 const NTP_PORT = 11191;
-
-/** One server, `serverId`, every other live node its client, offsets from the system clock within 1 ms of the server's. */
-function converged(serverId: string, live: string[]) {
-  return (ss: (Status | null)[]): boolean => {
-    const up = ss.filter((s): s is Status => s !== null && live.includes(s.id));
-    if (up.length !== live.length) return false;
-    const server = up.find((s) => s.id === serverId);
-    if (!server || server.role !== 'server' || up.filter((s) => s.role === 'server').length !== 1) return false;
-    const off = BigInt(server.clock.offset_from_system_ns);
-    return up.every((s) => {
-      const d = BigInt(s.clock.offset_from_system_ns) - off;
-      return s.leader?.id === serverId && (s.id === serverId || s.role === 'client') && d < 1_000_000n && d > -1_000_000n;
-    });
-  };
-}
 
 test('five daemons elect the documented server, agree within 1 ms, fail over in <= 3 s, and take the old server back as a client', async () => {
   const base = mkdtempSync(path.join(tmpdir(), 'ct-cluster-'));
