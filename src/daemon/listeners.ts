@@ -1,6 +1,8 @@
 // The node's NTP listeners: one native server per [ntp] listen address,
 // bound when possible and retried when the election asks this node to
 // serve. All of them get the same access rules, keys and served state.
+import net from 'node:net';
+
 import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
 import type { ServerState } from '../ntp/wire.js';
@@ -11,7 +13,6 @@ import { formatHostPort, type HostPort } from './hostport.js';
 import type { Logger } from './log.js';
 import { errorCode } from '../util/errors.js';
 import { isWildcard, multicastInterfaces } from './netif.js';
-import net from 'node:net';
 
 /** IANA's NTP multicast group, which broadcast clients also listen on (as ntpd's multicastclient). */
 export const NTP_MULTICAST_GROUP = '224.0.1.1';
