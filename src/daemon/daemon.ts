@@ -28,10 +28,10 @@ import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
 import { cryptoRng, type Rng } from '../util/rng.js';
 import type { Config } from './config.js';
 import { serveControl } from './control.js';
-import { formatHostPort, type HostPort } from './hostport.js';
+import { formatHostPort } from './hostport.js';
 import { readKeyFile } from './keyfile.js';
 import { NtpListeners } from './listeners.js';
-import { isWildcard, multicastInterfaces } from './netif.js';
+import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
@@ -166,7 +166,7 @@ export class Daemon {
     } catch (e) {
       throw new ClocktowerError((e as { code?: string }).code ?? 'ERR_BIND', `cannot listen for the cluster on ${formatHostPort(c)}: ${(e as Error).message}`);
     }
-    if (this.cfg.cluster.multicast) this.#joinClusterGroup(this.#cluster, this.cfg.cluster.multicast);
+    if (this.cfg.cluster.multicast) this.#clusterGroup = joinClusterGroup(this.#cluster, c.host, this.cfg.cluster.multicast, (b) => this.#onCluster(b), this.#log);
     this.#bindNtp();
     this.#control = await serveControl(this.cfg.control.socket, () => this.status());
     const m = this.cfg.metrics.listen;
@@ -236,34 +236,6 @@ export class Daemon {
     const ok = this.#listeners.bind();
     this.#configureServers();
     return ok;
-  }
-
-  /**
-   * Discovery by multicast: join the group on the cluster's interfaces and
-   * send announcements out of the first. A socket bound to one address does
-   * not receive group traffic, so then a second socket bound to the group
-   * (SO_REUSEPORT: several nodes may share a host) does the receiving.
-   */
-  #joinClusterGroup(ep: UdpEndpoint, group: HostPort): void {
-    const ifaces = multicastInterfaces(this.cfg.cluster.listen.host);
-    if (ifaces.length === 0) {
-      this.#log.warn('cluster.multicast: no IPv4 interface to use; discovery relies on the listed peers');
-      return;
-    }
-    let rx = ep;
-    if (!isWildcard(this.cfg.cluster.listen.host)) {
-      rx = new UdpEndpoint({ address: group.host, port: group.port, reusePort: true }, { onBatch: (b) => this.#onCluster(b) });
-      this.#clusterGroup = rx;
-    }
-    for (const address of ifaces) {
-      try {
-        rx.joinGroup(group.host, { address });
-      } catch (e) {
-        this.#log.warn('cannot join the cluster group', { group: group.host, interface: address, error: errorCode(e) });
-      }
-    }
-    ep.setMulticastSend({ family: 4, address: ifaces[0]!, hops: 1, loop: true });
-    this.#log.info('cluster multicast', { group: formatHostPort(group), interfaces: ifaces.join(',') });
   }
 
   #configureServers(): void {

@@ -192,9 +192,9 @@ function sampleOf(p: NtpPacket, t1: bigint, t2: bigint, t3: bigint, t4: bigint, 
   };
 }
 
-/** RFC 5905 §8 header tests a server's packet must pass whatever its mode: 3, 6 and 7 (stratum). */
-function headerTests(p: NtpPacket): ResponseResult | null {
-  if (p.receiveTs === 0n || p.transmitTs === 0n) return { ok: false, reason: 'test3-invalid-timestamps' };
+/** RFC 5905 §8 header tests a server's packet must pass whatever its mode: 3, 6 and 7 (stratum). Broadcasts carry no receive stamp. */
+function headerTests(p: NtpPacket, hasReceive = true): ResponseResult | null {
+  if ((hasReceive && p.receiveTs === 0n) || p.transmitTs === 0n) return { ok: false, reason: 'test3-invalid-timestamps' };
   if (p.leap === Leap.Unsynchronised || p.referenceTs === 0n) return { ok: false, reason: 'test6-unsynchronised' };
   if (p.stratum >= MAX_STRATUM) return { ok: false, reason: 'test7-stratum' };
   return null;
@@ -227,8 +227,7 @@ export function processBroadcast(bytes: Uint8Array, ctx: BroadcastContext): Resp
   if (ctx.lastTransmitTs !== null && p.transmitTs <= ctx.lastTransmitTs) return { ok: false, reason: 'test1-duplicate' };
   const a = verifyPacket(bytes, p, ctx.keys ?? new Map());
   if (a.status !== 'ok' && (a.status !== 'none' || ctx.requireAuth)) return { ok: false, reason: 'test5-auth', detail: a.status };
-  // Broadcasts carry no receive stamp; test3 looks at the transmit stamp only.
-  const bad = headerTests({ ...p, receiveTs: p.transmitTs });
+  const bad = headerTests(p, false);
   if (bad) return bad;
   const t4 = ctx.t4Ns;
   const t3 = ntp64ToUnixNs(p.transmitTs, t4)!;
