@@ -6,7 +6,7 @@
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays] [--csv FILE]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,10 @@ const SAMPLE_MS = 250;
 const onlyAt = args.indexOf('--profile');
 const ONLY = onlyAt >= 0 ? Number(args[onlyAt + 1]) : null;
 const SWAP = args.includes('--swap-relays');
+const csvAt = args.indexOf('--csv');
+/** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
+const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
+const csvRows: string[] = ['profile,t_s,ours_err_ns,chrony_err_ns'];
 
 interface Series {
   /** Seconds since the client started, error ns (null while unsynchronised). */
@@ -127,6 +131,7 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
       const synced = st?.source?.selected === true && st.synced;
       so.points.push({ t, errNs: synced ? Number(BigInt(st!.clock.offset_from_system_ns)) : null });
       sc.points.push({ t, errNs: chrony.error() });
+      csvRows.push(`${index},${t.toFixed(3)},${so.points.at(-1)!.errNs ?? ''},${sc.points.at(-1)!.errNs ?? ''}`);
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
     const relay = relays.length ? await relays[0]!.stats() : null;
@@ -194,6 +199,7 @@ async function main(): Promise<void> {
       }
     }
     await server.stop();
+    if (CSV) writeFileSync(CSV, csvRows.join('\n') + '\n');
     console.log(`ratios ours/chrony p50=${worst.p50.toFixed(2)} p99=${worst.p99.toFixed(2)}`);
   } finally {
     cleanup();

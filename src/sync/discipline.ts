@@ -25,7 +25,7 @@ export interface DisciplineOptions {
   stepLimitUpdates?: number;
   /** Frequency correction limit, ppm (default ±500, the kernel's). */
   maxFreqPpm?: number;
-  /** Regression window (default 32 samples). */
+  /** Regression window (default 64 samples; 32 left a few ppm of frequency noise at a 1 s poll). */
   maxSamples?: number;
   /** Frequency correction at start, ppm (a saved drift). */
   initialFreqPpm?: number;
@@ -69,7 +69,7 @@ export class Discipline {
     this.#firstStepNs = o.firstStepThresholdNs ?? this.stepThresholdNs;
     this.#stepLimit = o.stepLimitUpdates ?? -1;
     this.#maxFreq = o.maxFreqPpm ?? 500;
-    this.#maxSamples = o.maxSamples ?? 32;
+    this.#maxSamples = o.maxSamples ?? 64;
     this.#freqPpm = o.initialFreqPpm ?? 0;
   }
 
