@@ -20,12 +20,31 @@ void SetInt(Napi::Env env, int fd, int level, int name, int value, const char* w
   if (setsockopt(fd, level, name, &value, sizeof value) != 0) ThrowErrno(env, errno, what);
 }
 
-struct ip_mreqn Mreqn(const std::string& group, const std::string& if_addr, uint32_t if_index) {
-  struct ip_mreqn m = {};
-  inet_pton(AF_INET, group.c_str(), &m.imr_multiaddr);
-  if (!if_addr.empty()) inet_pton(AF_INET, if_addr.c_str(), &m.imr_address);
-  m.imr_ifindex = static_cast<int>(if_index);
-  return m;
+// An IPv4 interface named by address uses the classic ip_mreq / in_addr forms,
+// the ones every kernel and emulator translates (qemu-user for aarch64 passes
+// ip_mreqn's index on as garbage); ip_mreqn only when an index is asked for.
+void SetIpv4Option(Napi::Env env, int fd, int name, const std::string& group, const std::string& if_addr, uint32_t if_index,
+                   const char* what) {
+  struct in_addr iface = {};
+  if (!if_addr.empty()) inet_pton(AF_INET, if_addr.c_str(), &iface);
+  struct in_addr multiaddr = {};
+  inet_pton(AF_INET, group.c_str(), &multiaddr);
+  int rc;
+  if (if_index != 0) {
+    struct ip_mreqn m = {};
+    m.imr_multiaddr = multiaddr;
+    m.imr_address = iface;
+    m.imr_ifindex = static_cast<int>(if_index);
+    rc = setsockopt(fd, IPPROTO_IP, name, &m, sizeof m);
+  } else if (name == IP_MULTICAST_IF) {
+    rc = setsockopt(fd, IPPROTO_IP, name, &iface, sizeof iface);
+  } else {
+    struct ip_mreq m = {};
+    m.imr_multiaddr = multiaddr;
+    m.imr_interface = iface;
+    rc = setsockopt(fd, IPPROTO_IP, name, &m, sizeof m);
+  }
+  if (rc != 0) ThrowErrno(env, errno, what);
 }
 
 }  // namespace
@@ -47,9 +66,8 @@ Napi::Value UdpEndpoint::SetMembership(const Napi::CallbackInfo& info) {
   std::string if_addr = info[3].As<Napi::String>().Utf8Value();
   uint32_t if_index = info[4].As<Napi::Number>().Uint32Value();
   if (family == 4) {
-    struct ip_mreqn m = Mreqn(group, if_addr, if_index);
-    if (setsockopt(fd_, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof m) != 0)
-      ThrowErrno(env_, errno, join ? "setsockopt(IP_ADD_MEMBERSHIP)" : "setsockopt(IP_DROP_MEMBERSHIP)");
+    SetIpv4Option(env_, fd_, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, group, if_addr, if_index,
+                  join ? "setsockopt(IP_ADD_MEMBERSHIP)" : "setsockopt(IP_DROP_MEMBERSHIP)");
   } else {
     struct ipv6_mreq m = {};
     inet_pton(AF_INET6, group.c_str(), &m.ipv6mr_multiaddr);
@@ -70,8 +88,7 @@ Napi::Value UdpEndpoint::SetMulticastSend(const Napi::CallbackInfo& info) {
   int hops = info[3].As<Napi::Number>().Int32Value();
   int loop = info[4].ToBoolean() ? 1 : 0;
   if (family == 4) {
-    struct ip_mreqn m = Mreqn("0.0.0.0", if_addr, if_index);
-    if (setsockopt(fd_, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof m) != 0) ThrowErrno(env_, errno, "setsockopt(IP_MULTICAST_IF)");
+    SetIpv4Option(env_, fd_, IP_MULTICAST_IF, "0.0.0.0", if_addr, if_index, "setsockopt(IP_MULTICAST_IF)");
     SetInt(env_, fd_, IPPROTO_IP, IP_MULTICAST_TTL, hops, "setsockopt(IP_MULTICAST_TTL)");
     SetInt(env_, fd_, IPPROTO_IP, IP_MULTICAST_LOOP, loop, "setsockopt(IP_MULTICAST_LOOP)");
   } else {

@@ -1,12 +1,15 @@
 // Runs the uvu suites under test/<tier>/ in one process and ends with the
 // line CI reads: `N passed, N failed[, N skipped]`.
-//   node --import tsx test/run.ts [tier ...]   (default: every tier)
+//   node --import tsx test/run.ts [tier | tier/file ...]   (default: every tier but `package`)
+// `package` (npm pack's contents, run by scripts/test-arm.sh after the
+// prebuilds are built) runs only when named.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TIERS = ['unit', 'native', 'sim', 'system', 'netns', 'interop'];
+const NAMED_ONLY = ['package'];
 
 function find(dir: string): string[] {
   let out: string[] = [];
@@ -18,10 +21,19 @@ function find(dir: string): string[] {
   return out;
 }
 
+// A tier, or one file of a tier as `tier/name` (without .test.ts).
 const wanted = process.argv.slice(2);
 const tiers = wanted.length ? wanted : TIERS;
-for (const t of tiers) if (!TIERS.includes(t)) throw new Error(`unknown test tier ${t}; tiers: ${TIERS.join(', ')}`);
+for (const t of tiers) {
+  const tier = t.split('/')[0]!;
+  if (!TIERS.includes(tier) && !NAMED_ONLY.includes(tier)) throw new Error(`unknown test tier ${tier}; tiers: ${[...TIERS, ...NAMED_ONLY].join(', ')}`);
+}
 const files = tiers.flatMap((t) => {
+  if (t.includes('/')) {
+    const one = find(path.join(here, path.dirname(t))).filter((f) => path.basename(f).replace(/\.test\.[cm]?[jt]s$/, '') === path.basename(t));
+    if (one.length === 0) throw new Error(`no test file ${t}`);
+    return one;
+  }
   try {
     return find(path.join(here, t));
   } catch {

@@ -1,5 +1,5 @@
-// Loads the addon: a prebuild from prebuilds/<platform>-<arch>/ when one
-// matches, else build/Release (node-gyp-build decides). The shapes below are
+// Loads the addon through node-gyp-build: build/Release when there is one (a
+// local build), else the prebuild in prebuilds/<platform>-<arch>/. The shapes below are
 // what native/*.cc export; callers go through the validated wrappers in this
 // folder, never through `binding` directly.
 import { createRequire } from 'node:module';
@@ -119,6 +119,8 @@ export interface NativeBinding {
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const require = createRequire(import.meta.url);
-const load = require('node-gyp-build') as (dir: string) => unknown;
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
 
-export const binding = load(packageRoot) as NativeBinding;
+/** The addon file in use: prebuilds/<platform>-<arch>/ on a supported board, else build/Release. */
+export const addonPath = nodeGypBuild.resolve(packageRoot);
+export const binding = require(addonPath) as NativeBinding;

@@ -1,10 +1,9 @@
-// Runs the clocktower CLI from source as a separate process.
+// Runs the clocktower CLI from this tree as a separate process.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const entry = path.join(root, 'src', 'cli', 'bin.ts');
+import { nodeArgv, treeRoot } from './node.js';
+
+export const root = treeRoot;
 
 export interface CliResult {
   code: number | null;
@@ -14,7 +13,8 @@ export interface CliResult {
 
 export function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root });
+    const [cmd, ...argv] = nodeArgv('src/cli/bin.ts', args);
+    const child = spawn(cmd!, argv, { cwd: root });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { controlRequest } from '../../src/daemon/control.js';
 import type { Status } from '../../src/daemon/status.js';
 import { root } from './cli.js';
+import { nodeArgv } from './node.js';
 import { waitFor } from './wait.js';
 
 export interface NodeSpec {
@@ -85,7 +86,7 @@ export class DaemonProc {
     this.exitCode = undefined;
     const args = this.config === null ? [] : ['--config', this.config];
     const env = this.config === null ? { ...process.env, XDG_STATE_HOME: this.dir } : process.env;
-    const argv = [process.execPath, '--import', 'tsx', path.join(root, 'src', 'cli', 'bin.ts'), 'run', ...args];
+    const argv = nodeArgv('src/cli/bin.ts', ['run', ...args]);
     // `ip netns exec` execs the command: the child's PID is the daemon's.
     if (this.netns) argv.unshift('ip', 'netns', 'exec', this.netns);
     this.child = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
