@@ -3,7 +3,7 @@
 // prebuild needs to compile, and nothing of the test tree. Then the packed
 // package, unpacked where there is no build/, loads its prebuild.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -18,6 +18,28 @@ const PREBUILDS = ['prebuilds/linux-x64/clocktower.node', 'prebuilds/linux-arm64
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 }
+
+/** What an ELF header says of its machine, as `file` would: class, machine, and for ARM the EABI version and float ABI. */
+function elfMachine(file: string): string {
+  const h = readFileSync(file);
+  assert.equal([...h.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], `${file} is ELF`);
+  const bits = h[4] === 2 ? 64 : 32;
+  const machine = h.readUInt16LE(18);
+  if (machine === 62) return `${bits}-bit x86-64`;
+  if (machine === 183) return `${bits}-bit aarch64`;
+  if (machine === 40) {
+    const flags = h.readUInt32LE(0x24);
+    return `${bits}-bit ARM EABI${flags >>> 24}${flags & 0x400 ? ' hard-float' : ''}`;
+  }
+  return `${bits}-bit machine ${machine}`;
+}
+
+test('the prebuilds are built for what their directories say', () => {
+  assert.equal(
+    PREBUILDS.map((p) => elfMachine(path.join(pkgRoot, p))),
+    ['64-bit x86-64', '64-bit aarch64', '32-bit ARM EABI5 hard-float'],
+  );
+});
 
 test('npm pack: all three prebuilds, dist/, bin/, the addon sources; no tests, no build output', () => {
   for (const p of PREBUILDS) assert.ok(existsSync(path.join(pkgRoot, p)), `${p} is built (npm run prebuild:all)`);
