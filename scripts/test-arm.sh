@@ -49,13 +49,13 @@ trap 'rm -f "$log"' EXIT
 
 for arch in $ARCHES; do
   case $arch in
-    arm64) dir=linux-arm64 file=clocktower.napi.node ;;
-    armv7) dir=linux-arm file=clocktower.napi.armv7.node ;;
+    arm64) dir=linux-arm64 file=clocktower.node ;;
+    armv7) dir=linux-arm file=clocktower.armv7.node ;;
     *) echo "test:arm: unknown arch $arch (arm64, armv7)" >&2; exit 2 ;;
   esac
   [ -f "prebuilds/$dir/$file" ] || npm run --silent "prebuild:$arch"
 done
-[ -f prebuilds/linux-x64/clocktower.napi.node ] || npm run --silent prebuild:x64
+[ -f prebuilds/linux-x64/clocktower.node ] || npm run --silent prebuild:x64
 
 rm -rf out/test-js
 npx tsc -p tsconfig.test-js.json

@@ -1,7 +1,7 @@
 // Loads the addon through node-gyp-build: build/Release when there is one (a
-// local build), else the prebuild in prebuilds/<platform>-<arch>/. The shapes below are
-// what native/*.cc export; callers go through the validated wrappers in this
-// folder, never through `binding` directly.
+// local build), else the prebuild in prebuilds/<platform>-<arch>/. The shapes
+// below are what native/*.cc export; callers go through the validated
+// wrappers in this folder, never through `binding` directly.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +121,6 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
 
-/** The addon file in use: prebuilds/<platform>-<arch>/ on a supported board, else build/Release. */
+/** The addon file in use (build/Release/clocktower.node or a prebuild). */
 export const addonPath = nodeGypBuild.resolve(packageRoot);
 export const binding = require(addonPath) as NativeBinding;
