@@ -111,6 +111,7 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   // no call per read); response buffers are preallocated per slot.
   std::unique_ptr<Responder> responder_;
   Napi::Reference<Napi::ArrayBuffer> counters_ref_;
+  Napi::Reference<Napi::Uint8Array> shared_counters_ref_;
   uint64_t* counters_ = nullptr;
   std::vector<uint8_t> resp_buf_;
   std::vector<uint8_t> resp_ctrl_;

@@ -97,6 +97,16 @@ Napi::Value UdpEndpoint::EnableResponder(const Napi::CallbackInfo& info) {
     resp_msgs_.resize(slots_);
     resp_iovs_.resize(slots_);
   }
+  // Optional: count into memory JS shares with other threads (a Uint8Array
+  // over a SharedArrayBuffer), so a thread pool's counters are read by the
+  // main thread without a message per read. One writer per block: this
+  // endpoint's loop.
+  if (info.Length() > 0 && info[0].IsTypedArray()) {
+    Napi::Uint8Array shared = info[0].As<Napi::Uint8Array>();
+    std::memcpy(shared.Data(), counters_, kCounterCount * sizeof(uint64_t));
+    counters_ = reinterpret_cast<uint64_t*>(shared.Data());
+    shared_counters_ref_ = Napi::Persistent(shared);
+  }
   return info.Env().Undefined();
 }
 

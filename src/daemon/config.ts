@@ -48,6 +48,8 @@ export interface Config {
     rateLimit: { intervalS: number; burst: number; kodIntervalS: number } | null;
     keys: string | null;
     requireAuth: boolean;
+    /** Extra server threads per listener (SO_REUSEPORT); 0: the main thread alone. */
+    threads: number;
     broadcast: BroadcastConfig | null;
     broadcastClient: boolean;
   };
@@ -108,7 +110,7 @@ socket = ${JSON.stringify(path.join(dir, 'clocktower.sock'))}
 
 const TABLES: Record<string, string[]> = {
   node: ['id', 'priority'],
-  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client'],
+  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client', 'threads'],
   cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt'],
   upstream: ['servers'],
   clock: ['mode', 'start', 'step_threshold', 'local_stratum', 'trusted', 'allow_backwards'],
@@ -201,6 +203,7 @@ export function parseConfig(text: string, file: string): Config {
       rateLimit,
       keys: ((k) => (k === null ? null : rel(k)))(r.get(ntp, 'ntp', 'keys', filePath, null as string | null)),
       requireAuth: r.get(ntp, 'ntp', 'require_auth', bool, false),
+      threads: r.get(ntp, 'ntp', 'threads', int(0, 64), 0),
       broadcast,
       broadcastClient: r.get(ntp, 'ntp', 'broadcast_client', bool, false),
     },

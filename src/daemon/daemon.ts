@@ -133,6 +133,7 @@ export class Daemon {
       onSlowPath: (b) => this.#onNtpSlowPath(b),
       broadcastTo: cfg.ntp.broadcast?.to ?? null,
       broadcastClient: cfg.ntp.broadcastClient,
+      threads: cfg.ntp.threads,
     });
     const bk = cfg.ntp.broadcast?.keyId;
     if (bk != null && !this.#ntpKeys.has(bk)) throw new ConfigError(cfg.file ?? '(embedded)', 0, 'ntp.broadcast.key', `no key ${bk} in ${cfg.ntp.keys ?? 'ntp.keys (not set)'}`);
@@ -519,7 +520,7 @@ export class Daemon {
     this.#cluster?.close();
     this.#clusterGroup?.close();
     for (const ep of this.#clients.values()) ep.close();
-    this.#listeners.close();
+    await this.#listeners.close();
     await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));
     try {
       unlinkSync(this.cfg.control.socket);

@@ -7,6 +7,7 @@ import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
 import type { ServerState } from '../ntp/wire.js';
 import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
+import { ServerThreads } from '../native/server-threads.js';
 import { isMulticast, type RecordBatch } from '../native/udp.js';
 import type { Config } from './config.js';
 import { formatHostPort, type HostPort } from './hostport.js';
@@ -24,11 +25,14 @@ export interface ListenerOptions {
   broadcastTo?: HostPort | null;
   /** Listen for broadcasts: wildcard IPv4 listeners join NTP_MULTICAST_GROUP. */
   broadcastClient?: boolean;
+  /** Extra server threads per listener (SO_REUSEPORT); 0 or absent: none. */
+  threads?: number;
 }
 
 interface Listener {
   at: HostPort;
   server: NtpServer | null;
+  threads: ServerThreads | null;
   error: string | null;
 }
 
@@ -38,7 +42,7 @@ export class NtpListeners {
   readonly #opts: ListenerOptions;
 
   constructor(listen: HostPort[], log: Logger, opts: ListenerOptions = {}) {
-    this.#all = listen.map((at) => ({ at, server: null, error: null }));
+    this.#all = listen.map((at) => ({ at, server: null, threads: null, error: null }));
     this.#log = log;
     this.#opts = opts;
   }
@@ -49,9 +53,12 @@ export class NtpListeners {
       if (l.server) continue;
       const on = formatHostPort(l.at);
       try {
-        l.server = new NtpServer({ address: l.at.host, port: l.at.port, ipv6Only: true }, this.#opts.onSlowPath ? { onBatch: this.#opts.onSlowPath } : {});
+        const threads = this.#opts.threads ?? 0;
+        const handlers = this.#opts.onSlowPath ? { onBatch: this.#opts.onSlowPath } : {};
+        l.server = new NtpServer({ address: l.at.host, port: l.at.port, ipv6Only: true, reusePort: threads > 0 }, handlers);
         l.error = null;
-        this.#log.info('serving NTP', { on });
+        this.#log.info('serving NTP', { on, ...(threads > 0 ? { threads: threads + 1 } : {}) });
+        if (threads > 0) this.#startThreads(l, threads);
         this.#broadcastSetup(l.at, l.server);
       } catch (e) {
         const why = errorCode(e);
@@ -60,6 +67,17 @@ export class NtpListeners {
       }
     }
     return this.#all.every((l) => l.server !== null);
+  }
+
+  /** Worker threads on the listener's port; if one cannot start, the main thread's socket serves alone. */
+  #startThreads(l: Listener, threads: number): void {
+    const pool = new ServerThreads({ address: l.at.host, port: l.server!.address().port, ipv6Only: true, threads, ...(this.#opts.onSlowPath ? { onSlowPath: this.#opts.onSlowPath } : {}) });
+    l.threads = pool;
+    pool.ready.catch((e: unknown) => {
+      this.#log.warn('server threads failed; serving from the main thread only', { on: formatHostPort(l.at), error: errorCode(e) });
+      if (l.threads === pool) l.threads = null;
+      void pool.close();
+    });
   }
 
   /** Socket options for broadcast mode; a failure is logged, the listener still serves. */
@@ -90,16 +108,23 @@ export class NtpListeners {
 
   /** Access rules, rate limit and keys, on every bound server (again after each bind). */
   configure(ntp: Config['ntp'], keys: KeyRing): void {
-    for (const { server } of this.#all) {
-      if (!server) continue;
-      server.setAccess({ allow: ntp.allow, deny: ntp.deny, denyAction: ntp.denyAction });
-      server.setRateLimit(ntp.rateLimit);
-      server.setKeys(keys, { requireAuth: ntp.requireAuth });
+    for (const target of this.#targets()) {
+      target.setAccess({ allow: ntp.allow, deny: ntp.deny, denyAction: ntp.denyAction });
+      target.setRateLimit(ntp.rateLimit);
+      target.setKeys(keys, { requireAuth: ntp.requireAuth });
     }
   }
 
   setState(state: ServerState, model: ClockModel): void {
-    for (const { server } of this.#all) server?.setState(state, model);
+    for (const target of this.#targets()) target.setState(state, model);
+  }
+
+  /** Every bound server and every thread pool: what the setters reach. */
+  *#targets(): Iterable<NtpServer | ServerThreads> {
+    for (const l of this.#all) {
+      if (l.server) yield l.server;
+      if (l.threads) yield l.threads;
+    }
   }
 
   /** The last bind error, for logs. */
@@ -110,16 +135,15 @@ export class NtpListeners {
   /** Counters summed over the servers. */
   counters(): Record<string, number> {
     const out: Record<string, number> = Object.fromEntries(SERVER_COUNTERS.map((k) => [k, 0]));
-    for (const { server } of this.#all) {
-      if (!server) continue;
-      const c = server.counters();
+    for (const target of this.#targets()) {
+      const c = target.counters();
       for (const k of SERVER_COUNTERS) out[k]! += Number(c[k]);
     }
     return out;
   }
 
-  describe(): { address: string; bound: boolean }[] {
-    return this.#all.map((l) => ({ address: formatHostPort(l.at), bound: l.server !== null }));
+  describe(): { address: string; bound: boolean; threads: number }[] {
+    return this.#all.map((l) => ({ address: formatHostPort(l.at), bound: l.server !== null, threads: l.threads?.size ?? 0 }));
   }
 
   /** A listen address that is not a wildcard, if any. */
@@ -127,10 +151,14 @@ export class NtpListeners {
     return this.#all.find((l) => !isWildcard(l.at.host))?.at.host ?? null;
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    const pools: Promise<void>[] = [];
     for (const l of this.#all) {
       l.server?.close();
+      if (l.threads) pools.push(l.threads.close());
       l.server = null;
+      l.threads = null;
     }
+    await Promise.all(pools);
   }
 }

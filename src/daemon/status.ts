@@ -52,7 +52,8 @@ export interface Status {
   floor_ns: string;
   peers: PeerStatus[];
   ntp: {
-    listen: { address: string; bound: boolean }[];
+    /** threads: extra server threads on that listener's port ([ntp] threads). */
+    listen: { address: string; bound: boolean; threads: number }[];
     counters: Record<string, number>;
     /** Broadcast mode: where this node sends (null: it does not) and how many it has sent. */
     broadcast: { to: string; sent: number } | null;

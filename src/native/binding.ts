@@ -66,7 +66,8 @@ export interface NativeUdpEndpoint {
   close(): void;
   setRef(ref: boolean): void;
   readonly counters: ArrayBuffer;
-  enableResponder(): void;
+  /** counters: optional Uint8Array over shared memory (8-byte aligned, COUNTER_BYTES long) to count into. */
+  enableResponder(counters?: Uint8Array): void;
   setServerState(s: NativeServerState): void;
   setAccess(allow: Uint8Array, deny: Uint8Array, denyKod: boolean): void;
   setRateLimit(r: { enabled: boolean; intervalS: number; burst: number; kodIntervalS: number }): void;

@@ -73,13 +73,34 @@ function packCidrs(list: string[] | undefined): Uint8Array {
   return out;
 }
 
+/** Bytes of one server's counter block. */
+export const COUNTER_BYTES = SERVER_COUNTERS.length * 8;
+
+export interface NtpServerOptions extends UdpOptions {
+  /**
+   * Count into this shared memory (COUNTER_BYTES long) instead of the
+   * endpoint's own, so another thread can read the counters (server threads).
+   */
+  sharedCounters?: SharedArrayBuffer;
+}
+
 export class NtpServer extends UdpEndpoint {
   readonly #counters: BigUint64Array;
 
-  constructor(opts: UdpOptions, handlers: UdpHandlers = {}) {
+  constructor(opts: NtpServerOptions, handlers: UdpHandlers = {}) {
     super(opts, handlers);
-    this.native.enableResponder();
-    this.#counters = new BigUint64Array(this.native.counters);
+    const shared = opts.sharedCounters;
+    if (shared !== undefined) {
+      if (!(shared instanceof SharedArrayBuffer) || shared.byteLength < COUNTER_BYTES) {
+        this.close();
+        throw new TypeError(`sharedCounters must be a SharedArrayBuffer of at least ${COUNTER_BYTES} bytes`);
+      }
+      this.native.enableResponder(new Uint8Array(shared, 0, COUNTER_BYTES));
+      this.#counters = new BigUint64Array(shared, 0, SERVER_COUNTERS.length);
+    } else {
+      this.native.enableResponder();
+      this.#counters = new BigUint64Array(this.native.counters);
+    }
   }
 
   /**

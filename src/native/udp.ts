@@ -116,6 +116,10 @@ export class RecordBatch {
     if (family === 6 && scope !== 0) address += `%${scope}`;
     return { address, port: this.#view.getUint16(o + RECORD.peerPort, true), family };
   }
+  /** A copy of the whole batch that outlives it, for posting to another thread. */
+  copyAll(): { slab: ArrayBuffer; stride: number; count: number } {
+    return { slab: this.#bytes.slice(0, this.count * this.#stride).buffer, stride: this.#stride, count: this.count };
+  }
   /** A copy of record i that outlives the batch. */
   copy(i: number): Datagram {
     return {

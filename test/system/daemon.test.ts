@@ -89,6 +89,43 @@ test('a garbage state file is reported and ignored; a second daemon on the same 
   }
 });
 
+test('[ntp] threads = 2: clients from many ports are answered by three sockets on one port, all with the served state; status sums them', async () => {
+  const dir = tmp();
+  const spec = { id: 'threaded', priority: 0, address: '127.77.1.4', ntpPort: 11198, clusterPort: 12398, peers: [], start: '2031-05-05T00:00:00Z', ntpExtra: ['threads = 2'] };
+  const n = DaemonProc.write(dir, spec).start();
+  const got: Uint8Array[][] = [];
+  const eps = Array.from({ length: 40 }, (_, i) => {
+    got[i] = [];
+    return new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (b) => { for (let j = 0; j < b.count; j++) got[i]!.push(Uint8Array.from(b.data(j))); } });
+  });
+  try {
+    await waitStatuses([n], 'the lone node to serve', (ss) => ss[0]?.role === 'server', 15_000);
+    const req = new Uint8Array(48);
+    req[0] = 0x23; // LI 0, VN 4, mode 3
+    req[47] = 1;
+    // The served state reaches the worker threads by message: ask until every client has a stratum-10 answer.
+    await waitFor('every client answered by a synchronised server', () => {
+      eps.forEach((ep) => ep.send(req, 11198, '127.77.1.4'));
+      return got.every((g) => g.some((d) => d[1] === 10));
+    }, 5000);
+    for (const g of got) {
+      const d = g.find((x) => x[1] === 10)!;
+      const secs = new DataView(d.buffer, d.byteOffset).getUint32(40);
+      // The virtual clock started in 2031: every thread serves it, not the system time (2031-01-01 is 4 133 980 800 NTP s).
+      assert.ok(secs > 4_133_980_800, `transmit ${secs}`);
+    }
+    const [s] = await waitStatuses([n], 'counters', (ss) => (ss[0]?.ntp.counters.answered ?? 0) >= 40, 3000);
+    assert.is(s!.ntp.listen[0]!.threads, 2);
+    assert.match(n.output, /serving NTP.*threads.*3/, n.output.slice(0, 1500));
+  } finally {
+    eps.forEach((e) => e.close());
+    const code = await n.stop();
+    if (code !== 0) console.log(n.output.slice(-3000));
+    assert.is(code, 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a cluster port already taken: exit 1 naming the address, and the lock is released', async () => {
   const dir = tmp();
   const spec = { id: 'blocked', priority: 0, address: '127.77.1.3', ntpPort: 11197, clusterPort: 12397, peers: [], start: null };
