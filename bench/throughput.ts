@@ -3,12 +3,14 @@
 // (d) a recvmmsg/sendmmsg UDP echo in C (the kernel-path ceiling). The load
 // generator (`clocktower bench`, native) is pinned to CPU 0 and each server
 // to CPU 1. Before each measurement the script waits for both CPUs to be
-// idle; rounds are interleaved and medians reported. Prints replies/s and
-// server CPU µs per reply, then exactly:
+// idle; rounds are interleaved and medians reported. Prints replies/s,
+// server CPU µs per reply and, where `perf stat` counts instructions, the
+// server's instructions per reply (user + kernel: the one figure that does
+// not move with this VM's speed), then exactly:
 //   ratios ours/chrony=X.XX ours/echo=X.XX ours/js=X.XX
-// (each ratio: the median over rounds of that round's ratio).
+// (each ratio: the median over rounds of that round's replies/s ratio).
 // Usage: bench/throughput [--quick] [--rounds N] [--seconds S]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +72,24 @@ function procCpuNs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return ((Number(rest[11]) + Number(rest[12])) * 1e9) / CLK_TCK;
+}
+
+/** perf stat can count this machine's instructions (a VM may not expose the PMU). */
+function perfWorks(): boolean {
+  const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions', 'true'], { encoding: 'utf8' });
+  return r.status === 0 && /^\d+,/m.test(r.stderr ?? '');
+}
+
+/** Counts a process's user and kernel instructions until stopped. */
+function countInstructions(pid: number): () => Promise<number> {
+  const out = path.join(tmp, `perf-${pid}.txt`);
+  const perf = spawn('perf', ['stat', '-x,', '-e', 'instructions:u,instructions:k', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  return async () => {
+    perf.kill('SIGINT');
+    await new Promise((r) => perf.once('exit', r));
+    const rows = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d/.test(l));
+    return rows.reduce((sum, l) => sum + Number(l.split(',')[0]), 0);
+  };
 }
 
 interface Server {
@@ -140,8 +160,10 @@ async function main(): Promise<void> {
   const chronyProblem = ensureChronyd();
   if (chronyProblem) console.error(`chronyd: ${chronyProblem}; it is left out`);
   const active = servers.filter((s) => !(chronyProblem && s.name.startsWith('chronyd')));
-  const results = new Map<string, { rate: number[]; cpuUs: number[]; loss: number[]; p99: number[] }>();
-  for (const s of active) results.set(s.name, { rate: [], cpuUs: [], loss: [], p99: [] });
+  const perf = perfWorks();
+  if (!perf) console.error('perf stat cannot count instructions here: the instructions column is left out');
+  const results = new Map<string, { rate: number[]; cpuUs: number[]; loss: number[]; p99: number[]; instr: number[] }>();
+  for (const s of active) results.set(s.name, { rate: [], cpuUs: [], loss: [], p99: [], instr: [] });
   let port = 12400;
   for (let r = 0; r < rounds; r++) {
     for (const s of active) {
@@ -149,14 +171,17 @@ async function main(): Promise<void> {
       try {
         await waitIdle();
         const cpu0 = procCpuNs(child.pid!);
+        const stopCount = perf ? countInstructions(child.pid!) : null;
         const g = generator(port);
         const cpu = procCpuNs(child.pid!) - cpu0;
+        const instr = stopCount ? (await stopCount()) / Math.max(1, g.valid) : NaN;
         const e = results.get(s.name)!;
+        e.instr.push(instr);
         e.rate.push(g.replies_per_s);
         e.cpuUs.push(g.valid ? cpu / g.valid / 1000 : NaN);
         e.loss.push(g.loss);
         e.p99.push(g.latency_ns.p99);
-        console.log(`round ${r + 1}/${rounds} ${s.name.padEnd(28)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %`);
+        console.log(`round ${r + 1}/${rounds} ${s.name.padEnd(28)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %  ${instr.toFixed(0)} instr/reply`);
       } finally {
         child.removeAllListeners('exit');
         child.kill('SIGTERM');
@@ -166,9 +191,15 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nmedians over ${rounds} round(s) of ${seconds} s, window ${WINDOW}, generator on CPU 0, server on CPU 1:`);
-  console.log(`${'server'.padEnd(28)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)}`);
+  console.log(`${'server'.padEnd(28)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)} ${'instr/reply'.padStart(12)}`);
   for (const [name, e] of results) {
-    console.log(`${name.padEnd(28)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)}`);
+    console.log(`${name.padEnd(28)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`);
+  }
+  if (perf) {
+    // Capacity by work done: the other server's instructions per reply over ours.
+    const per = (k: string) => median(results.get(k)?.instr ?? [NaN]);
+    const cap = (k: string) => (per(k) / per('clocktower (native)')).toFixed(2);
+    console.log(`instructions per reply, other/ours (capacity ratio): ours/chrony=${cap('chronyd 4.x')} ours/echo=${cap('C echo (ceiling)')} ours/js=${cap('pure JS (dgram + TS core)')}`);
   }
   await heapCheck();
   // The shared VM changes speed between rounds (2x swings seen), so each

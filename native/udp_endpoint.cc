@@ -71,11 +71,19 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
   if (fd_ < 0) ThrowErrno(env_, errno, "socket");
   int one = 1;
   if (reuse_port) setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (family_ == AF_INET) {
+    wildcard_ = reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+  } else {
+    wildcard_ = IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
+  }
+  // Arrival address and interface: only a wildcard bind needs them (to answer
+  // from the address asked); elsewhere the kernel would build the cmsg for
+  // every datagram for nothing (~2 % of a server's instructions per reply).
   if (family_ == AF_INET6) {
     int v = v6only ? 1 : 0;
     setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v);
-    setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-  } else {
+    if (wildcard_) setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  } else if (wildcard_) {
     setsockopt(fd_, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
   }
   if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), sslen) != 0) {
@@ -83,11 +91,6 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
     ::close(fd_);
     fd_ = -1;
     ThrowErrno(env_, err, "bind");
-  }
-  if (family_ == AF_INET) {
-    wildcard_ = reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-  } else {
-    wildcard_ = IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
   }
   rx_source_ = EnableRxStamps(fd_);
   tx_stamps_ = EnableTxStampIds(fd_);

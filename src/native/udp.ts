@@ -62,6 +62,7 @@ export interface Datagram {
   rxNs: bigint;
   source: StampSource;
   truncated: boolean;
+  /** Arrival interface; reported on wildcard binds only (0 elsewhere: the bound address names it). */
   ifIndex: number;
 }
 
