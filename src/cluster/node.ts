@@ -146,9 +146,16 @@ export class ClusterNode {
   }
 
   /** An NTP datagram from `from`, received at t4Ns (node time). Unknown senders are ignored. */
+  /** NTP replies from an address and port that is none of our sources. */
+  strayReplies = 0;
+
   onNtpReply(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
     const s = this.sync.sources().find((x) => x.cfg.address === from.address && x.cfg.port === from.port);
-    if (!s) return [];
+    if (!s) {
+      // From no address we asked: an off-path spoofer or a late reply from a dropped source.
+      this.strayReplies++;
+      return [];
+    }
     const out: NodeAction[] = [];
     this.#sync(out, this.sync.onResponse(s.cfg.id, bytes, t4Ns, now.monoNs), now, rng);
     return this.#finish(out, now);

@@ -444,6 +444,7 @@ export class Daemon {
       broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
       accepted: s.counters.accepted,
       rejected: s.counters.rejected,
+      rejects: { ...s.rejects },
     }));
     return {
       id: this.cfg.node.id,
@@ -477,6 +478,7 @@ export class Daemon {
         counters: this.#listeners.counters(),
         broadcast: this.cfg.ntp.broadcast ? { to: formatHostPort(this.cfg.ntp.broadcast.to), sent: this.#broadcastsSent } : null,
         broadcast_client: this.cfg.ntp.broadcastClient ? { ...this.node.sync.broadcastCounters } : null,
+        stray_replies: this.node.strayReplies,
       },
       election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
       pid: process.pid,

@@ -26,8 +26,14 @@ export function readState(dir: string): { state: SavedState | null; problem: str
     const code = (e as NodeJS.ErrnoException).code;
     return { state: null, problem: code === 'ENOENT' ? null : `${file}: cannot read (${code})` };
   }
+  return parseState(text, file);
+}
+
+/** A state file's text -> the state, or null and why (never throws: a corrupt file is reported, not fatal). */
+export function parseState(text: string, file: string): { state: SavedState | null; problem: string | null } {
   try {
-    const j = JSON.parse(text) as { version?: unknown; floor_ns?: unknown; freq_ppm?: unknown };
+    const j = JSON.parse(text) as { version?: unknown; floor_ns?: unknown; freq_ppm?: unknown } | null;
+    if (j === null || typeof j !== 'object') throw new Error('not a JSON object');
     if (j.version !== 1) throw new Error(`version ${JSON.stringify(j.version)} is not 1`);
     if (typeof j.floor_ns !== 'string' || !/^\d{1,20}$/.test(j.floor_ns)) throw new Error('floor_ns is not a decimal string');
     if (typeof j.freq_ppm !== 'number' || !Number.isFinite(j.freq_ppm) || Math.abs(j.freq_ppm) > 500) throw new Error('freq_ppm is not a number within ±500');

@@ -18,6 +18,8 @@ export interface SourceStatus {
   broadcast: 'volley' | 'listening' | null;
   accepted: number;
   rejected: number;
+  /** Rejected responses by reason (test1-duplicate, test2-bogus, test5-auth, kiss, ...). */
+  rejects: Record<string, number>;
 }
 
 export interface PeerStatus {
@@ -59,6 +61,8 @@ export interface Status {
     broadcast: { to: string; sent: number } | null;
     /** Broadcast listening: packets heard that passed the checks and that did not (null: not listening). */
     broadcast_client: { accepted: number; rejected: number } | null;
+    /** Replies on the client socket from an address that is none of the sources (dropped). */
+    stray_replies: number;
   };
   election: { counters: Record<string, number> };
   pid: number;

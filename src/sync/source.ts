@@ -3,7 +3,7 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { buildRequest, PHI, processBroadcast, processResponse, type Outstanding, type ResponseResult } from '../ntp/wire.js';
+import { buildRequest, PHI, processBroadcast, processResponse, type Outstanding, type ResponseReject, type ResponseResult } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { ClockFilter, type FilterOutput } from './filter.js';
 
@@ -50,6 +50,8 @@ export class Source {
   /** The newest filter output, with the sample fields selection needs. */
   last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null = null;
   readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0 };
+  /** Rejected responses by RFC 5905 §8 test (ResponseReject reason): what an attacker tried. */
+  readonly rejects: Partial<Record<ResponseReject['reason'], number>> = {};
   /** Broadcast sources: the round trip the volley measured (null until it has). */
   broadcastDelayNs: number | null = null;
   #volleyMinDelayNs = Infinity;
@@ -146,7 +148,7 @@ export class Source {
       requireKeyId: this.cfg.keyId,
     });
     if (!result.ok) {
-      this.counters.rejected++;
+      this.#reject(result.reason);
       if (result.reason === 'kiss') this.#kiss(result.code, monoNs);
       return { result, output: null };
     }
@@ -169,7 +171,7 @@ export class Source {
   receiveBroadcast(bytes: Uint8Array, t4Ns: bigint, monoNs: bigint, localPrecisionLog2: number, keys: KeyRing, requireAuth: boolean): { result: ResponseResult; output: FilterOutput | null } {
     const result = processBroadcast(bytes, { lastTransmitTs: this.lastTransmitTs, t4Ns, delayNs: this.broadcastDelayNs ?? 0, localPrecisionLog2, keys, requireAuth });
     if (!result.ok) {
-      this.counters.rejected++;
+      this.#reject(result.reason);
       return { result, output: null };
     }
     this.lastTransmitTs = result.packet.transmitTs;
@@ -179,6 +181,11 @@ export class Source {
     this.pollLog2 = Math.max(0, Math.min(17, result.packet.poll));
     this.nextPollMonoNs = monoNs + BigInt(2 ** this.pollLog2 * 1.5e9);
     return { result, output: this.#feed(result) };
+  }
+
+  #reject(reason: ResponseReject['reason']): void {
+    this.counters.rejected++;
+    this.rejects[reason] = (this.rejects[reason] ?? 0) + 1;
   }
 
   #feed(result: ResponseResult & { ok: true }): FilterOutput | null {
