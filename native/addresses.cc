@@ -6,7 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "udp_endpoint.h"
+#include "cmsg.h"
+#include "record.h"
 
 namespace ct {
 namespace {
@@ -68,12 +69,13 @@ void WriteLocal(uint8_t* r, const struct msghdr* msg) {
   std::memset(r + rec::kLocalAddr, 0, 16);
   Put32(r + rec::kIfIndex, 0);
   for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+    size_t n = CmsgPayload(msg, c);
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && n >= sizeof(struct in_pktinfo)) {
       struct in_pktinfo pi;
       std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
       std::memcpy(r + rec::kLocalAddr, &pi.ipi_addr, 4);
       Put32(r + rec::kIfIndex, pi.ipi_ifindex);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && n >= sizeof(struct in6_pktinfo)) {
       struct in6_pktinfo pi;
       std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
       std::memcpy(r + rec::kLocalAddr, &pi.ipi6_addr, 16);

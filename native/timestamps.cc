@@ -1,5 +1,7 @@
 #include "timestamps.h"
 
+#include "cmsg.h"
+
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -20,7 +22,9 @@ template <typename T>
 int64_t ToNs(const unsigned char* data, int64_t frac_scale) {
   T t;
   std::memcpy(&t, data, sizeof t);
-  return static_cast<int64_t>(t.sec) * 1000000000LL + static_cast<int64_t>(t.frac) * frac_scale;
+  // Unsigned: a garbage stamp wraps (defined) instead of overflowing (UB).
+  return static_cast<int64_t>(static_cast<uint64_t>(t.sec) * 1000000000ULL +
+                              static_cast<uint64_t>(t.frac) * static_cast<uint64_t>(frac_scale));
 }
 
 bool TrySetInt(int fd, int level, int opt, int value) {
@@ -75,7 +79,7 @@ bool ParseRxStamp(const struct msghdr* msg, int64_t* ns, StampSource* source) {
   for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
     const unsigned char* d = CMSG_DATA(c);
-    size_t n = c->cmsg_len - CMSG_LEN(0);
+    size_t n = CmsgPayload(msg, c);
     int t = c->cmsg_type;
 #ifdef SO_TIMESTAMPNS_NEW
     if (t == SO_TIMESTAMPNS_NEW && n >= sizeof(NewTs)) {
@@ -128,7 +132,7 @@ int ReadTxStamp(int fd, uint32_t* id, int64_t* ns) {
   bool have_ts = false, have_id = false;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     const unsigned char* d = CMSG_DATA(c);
-    size_t n = c->cmsg_len - CMSG_LEN(0);
+    size_t n = CmsgPayload(&msg, c);
     if (c->cmsg_level == SOL_SOCKET) {
       // scm_timestamping: ts[0] is the software stamp.
 #ifdef SO_TIMESTAMPING_NEW

@@ -6,14 +6,17 @@
 // Properties beyond "does not throw" are checked where there is one to
 // check: decode(encode(x)) == x, a response never accepted without the
 // matching origin, a decoded message never carries an id over 64 bytes.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
 import { parseConfig } from '../../src/daemon/config.js';
 import { parseState } from '../../src/daemon/state.js';
 import { decodeMessage, encodeMessage, MAX_ID_BYTES, type ClusterKey } from '../../src/election/wire.js';
 import { parseKeyFile, verifyBytes, type KeyRing } from '../../src/ntp/auth.js';
-import { decodePacket, encodePacket } from '../../src/ntp/packet.js';
-import { processBroadcast, processResponse } from '../../src/ntp/wire.js';
+import { decodePacket, encodePacket, type NtpPacket } from '../../src/ntp/packet.js';
+import { buildResponse, processBroadcast, processResponse } from '../../src/ntp/wire.js';
 import { ClocktowerError, ConfigError } from '../../src/util/errors.js';
 import type { Rng } from '../../src/util/rng.js';
 
@@ -28,17 +31,35 @@ export interface Target {
 const te = new TextEncoder();
 const td = new TextDecoder();
 const KEY: ClusterKey = { id: 3, secret: te.encode('fuzzing-cluster-key-0123456789') };
-const KEYS: KeyRing = parseKeyFile('1 MD5 fuzzmd5key\n2 SHA1 HEX:00112233445566778899aabbccddeeff00112233\n3 AES128 HEX:000102030405060708090a0b0c0d0e0f\n', 'keys');
+// Keys 1 and 2 signed the captured seeds (scripts/fuzz-seeds.ts).
+const KEYS: KeyRing = parseKeyFile('1 MD5 fuzzseedmd5\n2 SHA1 HEX:00112233445566778899aabbccddeeff00112233\n3 AES128 HEX:000102030405060708090a0b0c0d0e0f\n', 'keys');
 
 class PropertyError extends Error {}
+/** Responses the ntp-response target accepted (the fuzz must reach the accepting path too). */
+export let accepted = 0;
 function check(ok: boolean, what: string): void {
   if (!ok) throw new PropertyError(what);
 }
 
+/** Real packets captured from chronyd, ntpdig and clocktower (native/fuzz/corpus/responder, less the 8 config bytes). */
+function capturedPackets(): Uint8Array[] {
+  const dir = fileURLToPath(new URL('../../native/fuzz/corpus/responder', import.meta.url));
+  try {
+    return readdirSync(dir).sort().map((f) => Uint8Array.from(readFileSync(path.join(dir, f)).subarray(8)));
+  } catch {
+    return [];
+  }
+}
+
+/** The request the ntp-response target pretends to have sent (chrony-reply in the corpus answers the same origin). */
+const OUR_TRANSMIT = 0xe8000000_12345678n;
+const T1_NS = 1_700_000_000_000_000_000n;
+const decodeOk = (b: Uint8Array): NtpPacket => (decodePacket(b) as { packet: NtpPacket }).packet;
+
 function ntpSeeds(): Uint8Array[] {
   const req = new Uint8Array(48);
   req[0] = 0x23; // v4 client
-  req[40] = 0xe8;
+  new DataView(req.buffer).setBigUint64(40, OUR_TRANSMIT);
   const chrony = Uint8Array.from(req);
   chrony[2] = 6;
   const signed = new Uint8Array(48 + 20);
@@ -49,10 +70,9 @@ function ntpSeeds(): Uint8Array[] {
   ext.set([0x01, 0x04, 0x00, 0x10], 48);
   const v3 = Uint8Array.from(req);
   v3[0] = 0x1b;
-  const reply = Uint8Array.from(req);
-  reply[0] = 0x24;
-  reply[1] = 2;
-  return [req, chrony, signed, ext, v3, reply];
+  // A reply that passes every test against the ntp-response target's outstanding request.
+  const reply = encodePacket(buildResponse(decodeOk(req), T1_NS + 40_000n, T1_NS + 60_000n, { leap: 0, stratum: 2, precisionLog2: -20, refId: 0x7f000001, referenceNs: T1_NS - 1_000_000_000n, rootDelayNs: 1e6, rootDispersionNs: 1e6 })!);
+  return [req, chrony, signed, ext, v3, reply, ...capturedPackets()];
 }
 
 export const TARGETS: Target[] = [
@@ -73,9 +93,13 @@ export const TARGETS: Target[] = [
     seeds: ntpSeeds(),
     run(b) {
       // Our outstanding request's transmit timestamp; anything accepted must echo it as its origin.
-      const outstanding = { transmitTs: 0xe8n << 56n, t1Ns: 1_700_000_000_000_000_000n, version: 4, mode: 3, keyId: null };
-      const r = processResponse(b, { outstanding, lastTransmitTs: null, t4Ns: 1_700_000_000_000_100_000n, localPrecisionLog2: -20, keys: KEYS, requireKeyId: b.length > 60 ? 1 : null });
-      if (r.ok) check(r.packet.originTs === outstanding.transmitTs, 'accepted only with the matching origin');
+      const outstanding = { transmitTs: OUR_TRANSMIT, t1Ns: T1_NS, version: 4, mode: 3, keyId: null };
+      const r = processResponse(b, { outstanding, lastTransmitTs: null, t4Ns: T1_NS + 100_000n, localPrecisionLog2: -20, keys: KEYS, requireKeyId: b.length > 60 ? 1 : null });
+      if (r.ok) {
+        accepted++;
+        check(r.packet.originTs === outstanding.transmitTs, 'accepted only with the matching origin');
+        check(r.sample.delayNs >= 0 && Number.isFinite(r.sample.delayNs) && Number.isFinite(r.sample.dispersionNs), 'a sane sample');
+      }
       processBroadcast(b, { lastTransmitTs: null, t4Ns: 1_700_000_000_000_100_000n, delayNs: 100_000, localPrecisionLog2: -20, keys: KEYS, requireAuth: b.length % 8 === 0 });
     },
   },

@@ -5,7 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { seededRng } from '../../src/util/rng.js';
-import { fuzz, TARGETS } from '../fuzz/targets.js';
+import * as targets from '../fuzz/targets.js';
+
+const { fuzz, TARGETS } = targets;
 import { testSeed } from '../helpers/seed.js';
 
 for (const target of TARGETS) {
@@ -17,6 +19,10 @@ for (const target of TARGETS) {
     assert.is(r.crashes.length, 0, first ? `input ${Buffer.from(first.input).toString('hex')} (seed ${seed}): ${first.error}` : '');
   });
 }
+
+test('the response target reaches the accepting path (the seeds include a reply that passes)', () => {
+  assert.ok(targets.accepted > 0, `accepted ${targets.accepted}`);
+});
 
 test('a target that throws is caught and reported with its input', () => {
   const r = fuzz({ name: 'boom', seeds: [Uint8Array.of(1)], run: (b) => { if (b.length > 1) throw new Error('too long'); } }, seededRng(1), { maxExecs: 500 });

@@ -1,0 +1,87 @@
+// libFuzzer target: the native responder (request parse, access, rate
+// limit, MAC verification, response build and signing) on arbitrary bytes.
+// The first 8 bytes choose the configuration; the rest is the datagram.
+// Checked: answers only to modes 1 and 3, never larger than the request,
+// modes 6 and 7 never answered, the counters add up.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../responder.h"
+
+using namespace ct;
+
+namespace {
+void Require(bool ok) {
+  if (!ok) __builtin_trap();
+}
+
+Responder& Shared() {
+  // One responder across inputs, as in a server: the rate table fills and wraps.
+  static Responder r = [] {
+    Responder x;
+    // Keys 1 and 2 are the ones the seed corpus was signed with (scripts/fuzz-seeds.ts).
+    const char* md5 = "fuzzseedmd5";
+    x.keys.Add(1, NtpKey{KeyType::kMd5, std::vector<uint8_t>(md5, md5 + 11)});
+    x.keys.Add(2, NtpKey{KeyType::kSha1, {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+                                          0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x11, 0x22, 0x33}});
+    x.keys.Add(3, NtpKey{KeyType::kAes128, std::vector<uint8_t>(16, 0xa5)});
+    x.keys.Add(4, NtpKey{KeyType::kSha512, std::vector<uint8_t>(33, 0x11)});
+    x.keys.Add(5, NtpKey{KeyType::kAes256, std::vector<uint8_t>(32, 0x22)});
+    return x;
+  }();
+  return r;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 8) return 0;
+  Responder& r = Shared();
+  uint8_t mode_bits = data[0];
+  r.config.deny_kod = mode_bits & 1;
+  r.config.require_auth = mode_bits & 2;
+  RateLimitConfig rl;
+  rl.enabled = mode_bits & 4;
+  rl.interval_s = 0.001 + (data[1] & 0x0f) * 0.01;
+  rl.burst = 1 + (data[1] >> 4);
+  rl.kod_interval_s = 0.5;
+  r.limiter.Configure(rl);
+  // An access list from two bytes: deny one /prefix, allow another.
+  std::vector<Cidr> allow, deny;
+  if (mode_bits & 8) {
+    Cidr c{};
+    c.addr[10] = c.addr[11] = 0xff;
+    c.addr[12] = data[2];
+    c.prefix = static_cast<uint8_t>(96 + (data[3] % 33));
+    (mode_bits & 16 ? deny : allow).push_back(c);
+  }
+  r.access.Set(allow, deny);
+  r.state.leap = data[4] & 3;
+  r.state.stratum = data[5] % 17;
+  r.state.has_reference = data[6] & 1;
+  r.state.reference_ns = 1'700'000'000'000'000'000LL;
+  uint8_t addr16[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, data[7]};
+
+  const uint8_t* req = data + 8;
+  size_t len = size - 8;
+  static double now_s = 0;
+  now_s += 0.001;
+  uint8_t out[kMaxResponse];
+  PendingResponse pending;
+  uint64_t counters[kCounterCount] = {};
+  Verdict v = r.Handle(req, len, false, addr16, 1'800'000'000'000'000'000LL, now_s, out, &pending, counters);
+  Require(counters[kReceived] == 1);
+  int mode = len > 0 ? req[0] & 7 : 0;
+  if (v == Verdict::kAnswer) {
+    Require(mode == 3 || mode == 1);
+    Require(pending.len <= len);  // no amplification
+    r.Finish(out, pending, 0x0123456789abcdefULL);
+    Require((out[0] & 7) == (mode == 3 ? 4 : 2));
+    Require(std::memcmp(out + 24, req + 40, 8) == 0);  // origin = request transmit
+    Require(counters[kAnswered] + counters[kKodRate] + counters[kKodDeny] == 1);
+  } else {
+    Require(counters[kAnswered] == 0);
+  }
+  if (mode == 6 || mode == 7) Require(v == Verdict::kDrop);
+  return 0;
+}
