@@ -25,7 +25,10 @@ inline int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
-inline int64_t FloorMod(int64_t a, int64_t b) { return a - FloorDiv(a, b) * b; }
+inline int64_t FloorMod(int64_t a, int64_t b) {
+  int64_t r = a % b;  // never overflows, unlike a - FloorDiv(a, b) * b at the ends of the range
+  return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;
+}
 
 // Nanoseconds [0, 1e9) -> 32-bit binary fraction, rounded to nearest
 // (ties up). Never reaches 2^32: 999999999 ns rounds to 0xFFFFFFFC.
@@ -43,7 +46,7 @@ inline int64_t Frac32ToNs(uint32_t frac) {
 // as 0 (the 1900 and 2036 era starts) is sent as 1, because 0 means "unset".
 inline uint64_t UnixNsToNtp64(int64_t unix_ns) {
   int64_t s = FloorDiv(unix_ns, kNsPerS);
-  int64_t rem = unix_ns - s * kNsPerS;
+  int64_t rem = FloorMod(unix_ns, kNsPerS);  // not unix_ns - s * 1e9: that overflows at INT64_MIN
   uint64_t secs = static_cast<uint64_t>(FloorMod(s + kNtpUnixDeltaS, kEraS));
   uint64_t v = (secs << 32) + NsToFrac32(rem);
   return v == 0 ? 1 : v;
@@ -63,7 +66,7 @@ inline int64_t Ntp64ToUnixNs(uint64_t ntp, int64_t pivot_ns) {
 // differences). Wraps modulo 2^64 like the protocol's own arithmetic.
 inline uint64_t DurationNsToNtp64(int64_t ns) {
   int64_t s = FloorDiv(ns, kNsPerS);
-  int64_t rem = ns - s * kNsPerS;
+  int64_t rem = FloorMod(ns, kNsPerS);
   return (static_cast<uint64_t>(s) << 32) + NsToFrac32(rem);
 }
 inline int64_t Ntp64ToDurationNs(uint64_t v) {

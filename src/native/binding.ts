@@ -122,6 +122,10 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
 
-/** The addon file in use (build/Release/clocktower.node or a prebuild). */
-export const addonPath = nodeGypBuild.resolve(packageRoot);
+/**
+ * The addon file in use (build/Release/clocktower.node or a prebuild).
+ * CLOCKTOWER_ADDON names another build to load instead: the sanitizer build
+ * of `npm run test:asan` (scripts/test-asan.sh).
+ */
+export const addonPath = process.env.CLOCKTOWER_ADDON || nodeGypBuild.resolve(packageRoot);
 export const binding = require(addonPath) as NativeBinding;

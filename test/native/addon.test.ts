@@ -1,6 +1,7 @@
 // Which addon file loaded. Under test:arm (CLOCKTOWER_EXPECT_PREBUILD) it must
 // be the prebuild for the board's platform, since the test tree has no build/;
-// otherwise it is a local build or the prebuild matching this machine.
+// under test:asan, the sanitizer build CLOCKTOWER_ADDON names; otherwise a
+// local build or the prebuild matching this machine.
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +14,10 @@ const arch = process.arch === 'arm' ? 'arm' : process.arch;
 
 test('the addon comes from this tree: a local build or the prebuild for this platform', () => {
   const rel = path.relative(packageRoot, addonPath);
-  if (expected) {
+  const override = process.env.CLOCKTOWER_ADDON;
+  if (override) {
+    assert.is(addonPath, override, 'CLOCKTOWER_ADDON (the sanitizer build) is what loaded');
+  } else if (expected) {
     assert.is(path.dirname(rel), path.join('prebuilds', expected), `loaded ${addonPath}`);
   } else {
     assert.ok([path.join('build', 'Release'), path.join('prebuilds', `${process.platform}-${arch}`)].includes(path.dirname(rel)), `loaded ${addonPath}`);
