@@ -58,6 +58,14 @@ export class VirtualClock implements ClockDriver {
     this.#refNode = node;
   }
 
+  /**
+   * The system clock was stepped by jumpNs under us (src/clock/jump.ts):
+   * move the anchor with it, so node time at any real instant is unchanged.
+   */
+  absorbSystemJump(jumpNs: bigint): void {
+    this.#refSys += jumpNs;
+  }
+
   apply(cmd: ClockCommand, sysNs: bigint): void {
     switch (cmd.type) {
       case 'step':

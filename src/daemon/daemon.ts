@@ -12,6 +12,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 
+import { JumpDetector } from '../clock/jump.js';
 import { hasCapSysTime, SystemClock } from '../clock/system.js';
 import { VirtualClock } from '../clock/virtual.js';
 import type { ClockDriver } from '../clock/driver.js';
@@ -81,6 +82,8 @@ export class Daemon {
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
   #broadcastTimer: NodeJS.Timeout | null = null;
+  #jumpTimer: NodeJS.Timeout | null = null;
+  readonly #jumps = new JumpDetector();
   #broadcastsSent = 0;
   /** This host's addresses: its own broadcasts come back to it. */
   readonly #localAddresses = new Set(Object.values(os.networkInterfaces()).flatMap((a) => (a ?? []).map((x) => x.address)));
@@ -182,6 +185,8 @@ export class Daemon {
     });
     this.#exec(this.node.start(this.#now(), this.#rng));
     this.#houseTimer = setInterval(() => this.#housekeeping(), Number(AUTH_REPORT_NS / 1_000_000n));
+    this.#jumps.observe(realtimeNs(), process.hrtime.bigint());
+    this.#jumpTimer = setInterval(() => this.#checkJump(), 1000);
     const b = this.cfg.ntp.broadcast;
     if (b) this.#broadcastTimer = setInterval(() => this.#broadcast(), 2 ** b.intervalLog2 * 1000);
   }
@@ -410,6 +415,21 @@ export class Daemon {
     }
   }
 
+  /** Someone stepped the machine's clock: a virtual clock absorbs it; under the system driver it is reported. */
+  #checkJump(): void {
+    if (this.#stopped) return;
+    const jump = this.#jumps.observe(realtimeNs(), process.hrtime.bigint());
+    if (jump === null) return;
+    const jumpMs = (Number(jump) / 1e6).toFixed(1);
+    if (this.clock instanceof VirtualClock) {
+      this.clock.absorbSystemJump(jump);
+      this.#pushState();
+      this.#log.warn('the system clock was stepped; the virtual clock carries on', { jump_ms: jumpMs });
+    } else {
+      this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
+    }
+  }
+
   /** Summarises authentication failures since the last look: one line per burst, none per packet. */
   #housekeeping(): void {
     const c = this.#listeners.counters();
@@ -518,7 +538,7 @@ export class Daemon {
   async #close(): Promise<void> {
     this.#stopped = true;
     for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
-    for (const t of [this.#houseTimer, this.#broadcastTimer]) if (t) clearInterval(t);
+    for (const t of [this.#houseTimer, this.#broadcastTimer, this.#jumpTimer]) if (t) clearInterval(t);
     this.#cluster?.close();
     this.#clusterGroup?.close();
     for (const ep of this.#clients.values()) ep.close();
