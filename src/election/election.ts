@@ -414,16 +414,20 @@ export class Election {
    */
   #checkStall(out: ElectionAction[], now: bigint): void {
     const late = this.#wakeAt !== null ? now - this.#wakeAt : 0n;
-    const quiet = now - this.#lastBeatMonoNs - this.cfg.heartbeatNs;
+    const silent = now - this.#lastBeatMonoNs; // since the peers last heard us
+    const quiet = silent - this.cfg.heartbeatNs;
     const gap = late > quiet ? late : quiet;
-    if (gap > this.cfg.heartbeatNs) this.#stalled(out, now, gap);
+    if (gap > this.cfg.heartbeatNs) this.#stalled(out, now, gap, silent);
   }
 
-  #stalled(out: ElectionAction[], now: bigint, gapNs: bigint): void {
+  #stalled(out: ElectionAction[], now: bigint, gapNs: bigint, silentNs: bigint): void {
     out.push({ type: 'event', event: { kind: 'stalled', gapNs } });
-    // Our view is stale. Gone longer than a death takes, a server may have
-    // been replaced: it steps down and asks again instead of fighting.
-    if (this.#role === Role.Server && gapNs > this.deadAfterNs) {
+    // Our view is stale. Peers bury a node unheard for deadAfter (timed by
+    // their clocks: allow them half a heartbeat): silent that long, a server
+    // may have been replaced, so it steps down and asks again instead of
+    // fighting. Measured from our last heartbeat, not our missed wake-up,
+    // which can come a whole heartbeat later.
+    if (this.#role === Role.Server && silentNs > this.deadAfterNs - this.cfg.heartbeatNs / 2n) {
       out.push({ type: 'serve', on: false });
       this.#setRole(out, Role.None, 'stalled; the cluster may have moved on');
     }

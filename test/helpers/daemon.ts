@@ -64,6 +64,8 @@ export class DaemonProc {
   child!: ChildProcess;
   output = '';
   exitCode: number | null | undefined = undefined;
+  /** A command the daemon runs under, which must exec it (so the child's PID is the daemon's). */
+  wrap: string[] = [];
 
   constructor(
     readonly id: string,
@@ -89,6 +91,7 @@ export class DaemonProc {
     const argv = nodeArgv('src/cli/bin.ts', ['run', ...args]);
     // `ip netns exec` execs the command: the child's PID is the daemon's.
     if (this.netns) argv.unshift('ip', 'netns', 'exec', this.netns);
+    argv.unshift(...this.wrap);
     this.child = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (d) => (this.output += d));
     this.child.stderr!.on('data', (d) => (this.output += d));
