@@ -7,7 +7,7 @@
 // else (shared/STYLE.md: pure cores, thin shell).
 import { lookup } from 'node:dns/promises';
 import { randomFillSync } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -501,6 +501,7 @@ export class Daemon {
         stray_replies: this.node.strayReplies,
       },
       election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
+      process: processUse(),
       pid: process.pid,
       uptime_s: Math.round(Number(now) / 1e6) / 1e3,
     };
@@ -571,3 +572,14 @@ async function resolveUpstreams(cfg: Config, log: Logger): Promise<SourceConfig[
   return out;
 }
 
+/** This process's resident memory, JS heap in use and open descriptors (Linux /proc). */
+function processUse(): Status['process'] {
+  const m = process.memoryUsage();
+  let fds = -1;
+  try {
+    fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir holds
+  } catch {
+    // not Linux
+  }
+  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, open_fds: fds };
+}

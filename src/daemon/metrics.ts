@@ -50,6 +50,9 @@ export function renderMetrics(s: Status): string {
     [{ protocol: 'ntp' }, BigInt(s.ntp.counters['dropBadMac'] ?? 0) + BigInt(s.ntp.counters['dropUnauthenticated'] ?? 0)],
     [{ protocol: 'election' }, e.dropBadMac + e.dropUnauthenticated],
   ]);
+  w.family('process_resident_memory_bytes', 'gauge', 'Resident memory of the daemon.', [[{}, s.process.rss_bytes]]);
+  w.family('process_open_fds', 'gauge', 'Open file descriptors of the daemon.', [[{}, s.process.open_fds]]);
+  w.family('clocktower_js_heap_used_bytes', 'gauge', 'JavaScript heap in use.', [[{}, s.process.heap_used_bytes]]);
   w.family('clocktower_uptime_seconds', 'gauge', 'Seconds since the daemon started.', [[{}, s.uptime_s]]);
   return w.lines.join('\n') + '\n';
 }

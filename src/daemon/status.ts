@@ -65,6 +65,8 @@ export interface Status {
     stray_replies: number;
   };
   election: { counters: Record<string, number> };
+  /** Resource use, to see that a long run stays flat: resident memory, JS heap in use, open descriptors. */
+  process: { rss_bytes: number; heap_used_bytes: number; open_fds: number };
   pid: number;
   uptime_s: number;
 }
