@@ -138,13 +138,18 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   } else {
     Put32(out + 12, s.refid);
   }
-  Put64(out + 16, s.has_reference ? UnixNsToNtp64(s.reference_ns) : 0);
+  Put64(out + 16, reference_ntp_);
   std::memcpy(out + 24, req + 40, 8);  // origin = the request's transmit
   Put64(out + 32, UnixNsToNtp64(rx_node_ns));
   std::memset(out + 40, 0, 8);
   if (kod) counters[std::strcmp(kod, "RATE") == 0 ? kKodRate : kKodDeny]++;
   else counters[kAnswered]++;
   return Verdict::kAnswer;
+}
+
+void Responder::SetState(const ServerState& s) {
+  state = s;
+  reference_ntp_ = s.has_reference ? UnixNsToNtp64(s.reference_ns) : 0;
 }
 
 void Responder::Finish(uint8_t* out, const PendingResponse& p, uint64_t tx_ntp) const {

@@ -53,7 +53,7 @@ class Responder {
  public:
   Responder() = default;
 
-  ServerState state;
+  ServerState state;  // read freely; write through SetState
   AccessList access;
   RateLimiter limiter;
   KeyTable keys;
@@ -67,6 +67,12 @@ class Responder {
 
   // Writes the transmit timestamp and the MAC (which covers it).
   void Finish(uint8_t* out, const PendingResponse& pending, uint64_t tx_ntp) const;
+
+  // Replaces the state, with what every answer derives from it worked out once.
+  void SetState(const ServerState& s);
+
+ private:
+  uint64_t reference_ntp_ = 0;  // state.reference_ns on the wire, converted once
 };
 
 }  // namespace ct

@@ -148,7 +148,7 @@ Napi::Value UdpEndpoint::SetServerState(const Napi::CallbackInfo& info) {
     s.ref_sys_ns = BigOr(o, "refSysNs", 0);
     s.ref_node_ns = BigOr(o, "refNodeNs", 0);
     s.freq_ppm = NumOr(o, "freqPpm", 0);
-    responder_->state = s;
+    responder_->SetState(s);
   }
   return info.Env().Undefined();
 }

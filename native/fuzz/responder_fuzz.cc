@@ -56,10 +56,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (mode_bits & 16 ? deny : allow).push_back(c);
   }
   r.access.Set(allow, deny);
-  r.state.leap = data[4] & 3;
-  r.state.stratum = data[5] % 17;
-  r.state.has_reference = data[6] & 1;
-  r.state.reference_ns = 1'700'000'000'000'000'000LL;
+  ServerState st;
+  st.leap = data[4] & 3;
+  st.stratum = data[5] % 17;
+  st.has_reference = data[6] & 1;
+  st.reference_ns = 1'700'000'000'000'000'000LL;
+  st.root_dispersion_ns = data[6] * 1000.0;
+  r.SetState(st);
   uint8_t addr16[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, data[7]};
 
   const uint8_t* req = data + 8;
