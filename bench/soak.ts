@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { BenchReport } from '../src/daemon/bench.js';
 import type { Status } from '../src/daemon/status.js';
 import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 
@@ -33,20 +34,10 @@ const soakMin = argVal('--minutes', 0);
 const HOST = '127.77.9.1';
 const PORT = 11190;
 
-interface BenchResult {
-  sent: number;
-  valid: number;
-  kod: number;
-  lost: number;
-  loss: number;
-  replies_per_s: number;
-  duration_s: number;
-  latency_ns: { p50: number; p99: number; p999: number };
-}
 
-function load(opts: string[], seconds: number): BenchResult {
+function load(opts: string[], seconds: number): BenchReport {
   const out = execFileSync('taskset', ['-c', '0', process.execPath, path.join(root, 'bin/clocktower.js'), 'bench', `${HOST}:${PORT}`, '--json', '--duration', String(seconds), ...opts], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  return JSON.parse(out) as BenchResult;
+  return JSON.parse(out) as BenchReport;
 }
 
 type Use = Status['process'];
@@ -107,9 +98,9 @@ async function main(): Promise<void> {
     // Overload, sampled every 2 s from this (unpinned) process while the generator runs.
     const rate = Math.round(cap.replies_per_s * 2);
     const sampler = setInterval(() => void sample().catch(() => undefined), 2000);
-    let over: BenchResult;
+    let over: BenchReport;
     try {
-      over = await new Promise<BenchResult>((resolve, reject) => setImmediate(() => {
+      over = await new Promise<BenchReport>((resolve, reject) => setImmediate(() => {
         try {
           resolve(load(['--rate', String(rate), '--timeout', '0.5'], overloadS));
         } catch (e) {
@@ -122,7 +113,7 @@ async function main(): Promise<void> {
     const offered = over.sent / over.duration_s;
     console.log(`overload: offered ${offered.toFixed(0)}/s (asked ${rate}/s = 2 × capacity) for ${overloadS} s: ${over.replies_per_s.toFixed(0)} valid replies/s (${(over.replies_per_s / cap.replies_per_s).toFixed(2)} of capacity), loss ${(over.loss * 100).toFixed(1)} %, p50 ${(over.latency_ns.p50 / 1e3).toFixed(0)} µs, p99 ${(over.latency_ns.p99 / 1e6).toFixed(2)} ms, p99.9 ${(over.latency_ns.p999 / 1e6).toFixed(2)} ms`);
 
-    const chunks: BenchResult[] = [];
+    const chunks: BenchReport[] = [];
     if (soakMin > 0) quota?.lift();
     for (let m = 0; m < soakMin; m++) {
       chunks.push(load(['--rate', String(Math.round(cap.replies_per_s / 2)), '--timeout', '0.5'], 60));
