@@ -71,7 +71,14 @@ export class NtpListeners {
 
   /** Worker threads on the listener's port; if one cannot start, the main thread's socket serves alone. */
   #startThreads(l: Listener, threads: number): void {
-    const pool = new ServerThreads({ address: l.at.host, port: l.server!.address().port, ipv6Only: true, threads, ...(this.#opts.onSlowPath ? { onSlowPath: this.#opts.onSlowPath } : {}) });
+    const pool = new ServerThreads({
+      address: l.at.host,
+      port: l.server!.address().port,
+      ipv6Only: true,
+      threads,
+      ...(this.#opts.onSlowPath ? { onSlowPath: this.#opts.onSlowPath } : {}),
+      onError: (e) => this.#log.warn('a server thread stopped; the others serve on', { on: formatHostPort(l.at), error: errorCode(e) }),
+    });
     l.threads = pool;
     pool.ready.catch((e: unknown) => {
       this.#log.warn('server threads failed; serving from the main thread only', { on: formatHostPort(l.at), error: errorCode(e) });

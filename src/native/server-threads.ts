@@ -26,6 +26,8 @@ export interface ServerThreadsOptions {
   threads: number;
   /** Datagrams a worker did not answer, as a batch valid during the call. */
   onSlowPath?: (batch: RecordBatch) => void;
+  /** A worker that failed after starting (its socket is gone; the others and the main thread serve on). */
+  onError?: (e: Error) => void;
 }
 
 /** Messages from the main thread to a worker. */
@@ -79,9 +81,12 @@ export class ServerThreads {
       this.#counters.push(new BigUint64Array(counters));
       started.push(
         new Promise<void>((resolve, reject) => {
+          let bound = false;
           w.on('message', (m: FromWorker) => {
-            if (m.op === 'ready') resolve();
-            else if (m.op === 'pong') this.#pongs.get(m.id)?.();
+            if (m.op === 'ready') {
+              bound = true;
+              resolve();
+            } else if (m.op === 'pong') this.#pongs.get(m.id)?.();
             else if (m.op === 'error') reject(new ClocktowerError(m.code, `server thread ${i}: ${m.message}`));
             else if (m.op === 'slow' && opts.onSlowPath) {
               const batch = new RecordBatch(m.slab, m.stride);
@@ -89,8 +94,12 @@ export class ServerThreads {
               opts.onSlowPath(batch);
             }
           });
-          w.on('error', (e) => reject(e));
-          w.on('exit', (code) => reject(new ClocktowerError('ECHILD', `server thread ${i} exited (${code}) before binding`)));
+          // Before binding a failure rejects `ready`; after it, it is reported (the others serve on).
+          w.on('error', (e) => (bound ? opts.onError?.(e) : reject(e)));
+          w.on('exit', (code) => {
+            if (!bound) reject(new ClocktowerError('ECHILD', `server thread ${i} exited (${code}) before binding`));
+            else if (!this.#closed) opts.onError?.(new ClocktowerError('ECHILD', `server thread ${i} exited (${code})`));
+          });
         }),
       );
     }
