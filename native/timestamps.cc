@@ -1,7 +1,5 @@
 #include "timestamps.h"
 
-#include "cmsg.h"
-
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -10,6 +8,8 @@
 #include <time.h>
 
 #include <cstring>
+
+#include "cmsg.h"
 
 namespace ct {
 namespace {
