@@ -1,5 +1,6 @@
 // Detects a step of the system clock (REALTIME) by comparing how far it moved
-// with how far the monotonic clock moved between two readings. Someone else
+// with how far the monotonic clock moved between two readings (the daemon
+// reads both at the start of every event). Someone else
 // stepping the machine's clock (an operator, a DHCP hook, another daemon)
 // must not move a virtual clock: the daemon absorbs the jump into the
 // virtual clock's anchor so node time, and the floor under it, carry on.

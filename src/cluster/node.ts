@@ -145,10 +145,10 @@ export class ClusterNode {
     this.sync.onSent(sourceId, t1Ns);
   }
 
-  /** An NTP datagram from `from`, received at t4Ns (node time). Unknown senders are ignored. */
   /** NTP replies from an address and port that is none of our sources. */
   strayReplies = 0;
 
+  /** An NTP datagram from `from`, received at t4Ns (node time). Unknown senders are ignored and counted. */
   onNtpReply(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
     const s = this.sync.sources().find((x) => x.cfg.address === from.address && x.cfg.port === from.port);
     if (!s) {

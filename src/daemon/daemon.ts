@@ -82,7 +82,6 @@ export class Daemon {
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
   #broadcastTimer: NodeJS.Timeout | null = null;
-  #jumpTimer: NodeJS.Timeout | null = null;
   readonly #jumps = new JumpDetector();
   #broadcastsSent = 0;
   /** This host's addresses: its own broadcasts come back to it. */
@@ -185,8 +184,6 @@ export class Daemon {
     });
     this.#exec(this.node.start(this.#now(), this.#rng));
     this.#houseTimer = setInterval(() => this.#housekeeping(), Number(AUTH_REPORT_NS / 1_000_000n));
-    this.#jumps.observe(realtimeNs(), process.hrtime.bigint());
-    this.#jumpTimer = setInterval(() => this.#checkJump(), 1000);
     const b = this.cfg.ntp.broadcast;
     if (b) this.#broadcastTimer = setInterval(() => this.#broadcast(), 2 ** b.intervalLog2 * 1000);
   }
@@ -208,7 +205,7 @@ export class Daemon {
   /** Datagrams the native server passed up: broadcasts from other servers (mode 5); our own are skipped. */
   #onNtpSlowPath(batch: RecordBatch): void {
     if (this.#stopped || !this.cfg.ntp.broadcastClient) return;
-    const sys = realtimeNs();
+    const sys = this.#sysNs();
     const now = { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(sys) };
     for (let i = 0; i < batch.count; i++) {
       const bytes = batch.data(i);
@@ -226,7 +223,29 @@ export class Daemon {
   }
 
   #now(): Now {
-    return { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(realtimeNs()) };
+    return { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(this.#sysNs()) };
+  }
+
+  /**
+   * System REALTIME, read where every event starts: if someone stepped the
+   * machine's clock since the last read, a virtual clock absorbs the step
+   * before anything is measured with it (else the next sample would carry
+   * the step as an offset). Under the system driver the step is reported.
+   */
+  #sysNs(): bigint {
+    const sys = realtimeNs();
+    const jump = this.#jumps.observe(sys, process.hrtime.bigint());
+    if (jump !== null) {
+      const jumpMs = (Number(jump) / 1e6).toFixed(1);
+      if (this.clock instanceof VirtualClock) {
+        this.clock.absorbSystemJump(jump);
+        this.#pushState();
+        this.#log.warn('the system clock was stepped; the virtual clock carries on', { jump_ms: jumpMs });
+      } else {
+        this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
+      }
+    }
+    return sys;
   }
 
   /** A kernel RX stamp (REALTIME) as monotonic time since start: when it arrived, however late it is read. */
@@ -270,7 +289,7 @@ export class Daemon {
 
   #onCluster(batch: RecordBatch): void {
     if (this.#stopped) return;
-    const sys = realtimeNs();
+    const sys = this.#sysNs();
     const now = { monoNs: this.#monoNs(), nodeNs: this.clock.cookedNs(sys) };
     for (let i = 0; i < batch.count; i++) {
       if (batch.truncated(i)) continue;
@@ -415,21 +434,6 @@ export class Daemon {
     }
   }
 
-  /** Someone stepped the machine's clock: a virtual clock absorbs it; under the system driver it is reported. */
-  #checkJump(): void {
-    if (this.#stopped) return;
-    const jump = this.#jumps.observe(realtimeNs(), process.hrtime.bigint());
-    if (jump === null) return;
-    const jumpMs = (Number(jump) / 1e6).toFixed(1);
-    if (this.clock instanceof VirtualClock) {
-      this.clock.absorbSystemJump(jump);
-      this.#pushState();
-      this.#log.warn('the system clock was stepped; the virtual clock carries on', { jump_ms: jumpMs });
-    } else {
-      this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
-    }
-  }
-
   /** Summarises authentication failures since the last look: one line per burst, none per packet. */
   #housekeeping(): void {
     const c = this.#listeners.counters();
@@ -539,7 +543,7 @@ export class Daemon {
   async #close(): Promise<void> {
     this.#stopped = true;
     for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
-    for (const t of [this.#houseTimer, this.#broadcastTimer, this.#jumpTimer]) if (t) clearInterval(t);
+    for (const t of [this.#houseTimer, this.#broadcastTimer]) if (t) clearInterval(t);
     this.#cluster?.close();
     this.#clusterGroup?.close();
     for (const ep of this.#clients.values()) ep.close();
