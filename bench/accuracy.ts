@@ -6,7 +6,7 @@
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays] [--csv FILE]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays | --shared-relay] [--csv FILE]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,8 @@ const SAMPLE_MS = 250;
 const onlyAt = args.indexOf('--profile');
 const ONLY = onlyAt >= 0 ? Number(args[onlyAt + 1]) : null;
 const SWAP = args.includes('--swap-relays');
+/** Both clients through one relay process (one path, one scheduler), instead of one relay each. */
+const SHARED = args.includes('--shared-relay');
 const csvAt = args.indexOf('--csv');
 /** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
 const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
@@ -102,7 +104,7 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
   const relays: Relay[] = [];
   let target = (port: number) => ({ host: `${LAN_PREFIX}.${relayHost.index}`, port });
   if (p.fwd) {
-    for (const [i, port] of (SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
+    for (const [i, port] of (SHARED ? [20001] : SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
       relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: p.fwd, rev: p.rev!, seed: 1000 * index + i + 1, netns: relayHost.name }));
     }
   } else {
@@ -120,7 +122,8 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
     netns: clientNs.name,
     extra: `[upstream]\nservers = [{ address = "${target(20001).host}:${target(20001).port}", minpoll = 0, maxpoll = 0, iburst = true }]`,
   }).start();
-  const chrony = startChrony(clientNs.name, path.join(dir, 'chrony'), target(20002).host, target(20002).port);
+  const chronyTarget = target(SHARED ? 20001 : 20002);
+  const chrony = startChrony(clientNs.name, path.join(dir, 'chrony'), chronyTarget.host, chronyTarget.port);
   const t0 = Date.now();
   const so: Series = { points: [] };
   const sc: Series = { points: [] };
