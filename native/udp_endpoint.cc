@@ -48,7 +48,7 @@ Napi::Function UdpEndpoint::Define(Napi::Env env) {
 }
 
 // new UdpEndpoint({ family, address, port, slots, maxDatagram, reusePort,
-//                   ipv6Only, txSlots }, onRx(count), onTx(count))
+//                   ipv6Only, txSlots, rcvbuf }, onRx(count), onTx(count))
 UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<UdpEndpoint>(info), env_(info.Env()) {
   Napi::Object o = info[0].As<Napi::Object>();
@@ -60,6 +60,7 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
   tx_slots_ = o.Get("txSlots").As<Napi::Number>().Uint32Value();
   bool reuse_port = o.Get("reusePort").ToBoolean();
   bool v6only = o.Get("ipv6Only").ToBoolean();
+  uint32_t rcvbuf = o.Get("rcvbuf").As<Napi::Number>().Uint32Value();
   on_rx_ = Napi::Persistent(info[1].As<Napi::Function>());
   on_tx_ = Napi::Persistent(info[2].As<Napi::Function>());
 
@@ -71,6 +72,9 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
   if (fd_ < 0) ThrowErrno(env_, errno, "socket");
   int one = 1;
   if (reuse_port) setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  // A bigger receive queue rides out a stalled loop (a GC, a busy moment) at
+  // high packet rates; the kernel doubles the request and caps it at rmem_max.
+  if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   if (family_ == AF_INET) {
     wildcard_ = reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr == htonl(INADDR_ANY);
   } else {
@@ -124,6 +128,10 @@ UdpEndpoint::UdpEndpoint(const Napi::CallbackInfo& info)
   info.This().As<Napi::Object>().Set("stride", static_cast<double>(stride_));
   info.This().As<Napi::Object>().Set("rxStampSource", static_cast<double>(rx_source_));
   info.This().As<Napi::Object>().Set("txStamps", tx_stamps_);
+  int got_rcvbuf = 0;
+  socklen_t got_len = sizeof got_rcvbuf;
+  getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &got_rcvbuf, &got_len);
+  info.This().As<Napi::Object>().Set("rcvbuf", static_cast<double>(got_rcvbuf));
 
   rx_msgs_.resize(slots_);
   rx_iovs_.resize(slots_);

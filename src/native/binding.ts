@@ -52,6 +52,8 @@ export interface NativeUdpOptions {
   txSlots: number;
   reusePort: boolean;
   ipv6Only: boolean;
+  /** SO_RCVBUF to ask for, bytes; 0: the system default. */
+  rcvbuf: number;
 }
 
 export interface NativeUdpEndpoint {
@@ -66,6 +68,8 @@ export interface NativeUdpEndpoint {
   close(): void;
   setRef(ref: boolean): void;
   readonly counters: ArrayBuffer;
+  /** SO_RCVBUF as the kernel set it (bytes, its own bookkeeping included). */
+  readonly rcvbuf: number;
   /** counters: optional Uint8Array over shared memory (8-byte aligned, COUNTER_BYTES long) to count into. */
   enableResponder(counters?: Uint8Array): void;
   setServerState(s: NativeServerState): void;

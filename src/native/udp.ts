@@ -47,6 +47,8 @@ export interface UdpOptions {
   reusePort?: boolean;
   /** IPv6 sockets only: refuse IPv4-mapped traffic. Default true. */
   ipv6Only?: boolean;
+  /** Receive queue to ask for (SO_RCVBUF), bytes, up to 64 MiB; the kernel doubles it and caps it at net.core.rmem_max. Default: the system's. */
+  receiveBufferBytes?: number;
 }
 
 export interface Peer {
@@ -209,6 +211,8 @@ export class UdpEndpoint {
   readonly rxStampSource: StampSource;
   /** Whether sends can ask for kernel TX stamps. */
   readonly txStamps: boolean;
+  /** The receive queue the kernel granted (SO_RCVBUF, bytes, its bookkeeping included). */
+  readonly receiveBufferBytes: number;
   protected readonly native: NativeUdpEndpoint;
   readonly #ipv6Only: boolean;
   #closed = false;
@@ -232,6 +236,7 @@ export class UdpEndpoint {
         txSlots: 64,
         reusePort: opts.reusePort ?? false,
         ipv6Only: this.#ipv6Only,
+        rcvbuf: checkCount('receiveBufferBytes', opts.receiveBufferBytes ?? 0, 0, 64 << 20),
       },
       (count) => {
         if (!onBatch) return;
@@ -250,6 +255,7 @@ export class UdpEndpoint {
     );
     this.rxStampSource = this.native.rxStampSource;
     this.txStamps = this.native.txStamps;
+    this.receiveBufferBytes = this.native.rcvbuf;
   }
 
   get closed(): boolean {

@@ -2,6 +2,8 @@
 // compared field by field with the TypeScript reference (buildResponse);
 // access control, rate limiting, authentication and malformed input are
 // checked through the counters and what comes back (or does not).
+import { readFileSync } from 'node:fs';
+
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -10,7 +12,7 @@ import { decodePacket, encodePacket, emptyPacket, refIdText, type NtpPacket } fr
 import { ntp64ToUnixNs } from '../../src/ntp/time.js';
 import { buildResponse, UNSYNCHRONISED, type ServerState } from '../../src/ntp/wire.js';
 import { realtimeNs } from '../../src/native/clock.js';
-import { encodeCidr, NtpServer } from '../../src/native/server.js';
+import { encodeCidr, NtpServer, SERVER_RCVBUF_BYTES } from '../../src/native/server.js';
 import { UdpEndpoint, type Datagram } from '../../src/native/udp.js';
 import { seededRng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
@@ -215,6 +217,23 @@ test('malformed classes and modes 6/7 are counted and never answered; replies go
   } finally {
     ep.close();
     server.close();
+  }
+});
+
+test('a server asks for a 1 MiB receive queue (the kernel grants up to rmem_max, doubled); a plain endpoint keeps the default', () => {
+  const server = new NtpServer({ address: '127.0.0.1' });
+  const plain = new UdpEndpoint({ address: '127.0.0.1' });
+  const small = new NtpServer({ address: '127.0.0.1', receiveBufferBytes: 4096 });
+  try {
+    const max = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    assert.is(server.receiveBufferBytes, 2 * Math.min(SERVER_RCVBUF_BYTES, max));
+    assert.ok(plain.receiveBufferBytes < server.receiveBufferBytes || max <= plain.receiveBufferBytes / 2, `plain ${plain.receiveBufferBytes}`);
+    assert.is(small.receiveBufferBytes, 2 * 4096, 'an explicit size wins');
+    assert.throws(() => new UdpEndpoint({ address: '127.0.0.1', receiveBufferBytes: -1 }), /receiveBufferBytes must be an integer/);
+  } finally {
+    server.close();
+    plain.close();
+    small.close();
   }
 });
 
