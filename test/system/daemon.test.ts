@@ -119,9 +119,7 @@ test('[ntp] threads = 2: clients from many ports are answered by three sockets o
     assert.match(n.output, /serving NTP.*threads.*3/, n.output.slice(0, 1500));
   } finally {
     eps.forEach((e) => e.close());
-    const code = await n.stop();
-    if (code !== 0) console.log(n.output.slice(-3000));
-    assert.is(code, 0);
+    assert.is(await n.stop(), 0, n.output.slice(-3000));
     rmSync(dir, { recursive: true, force: true });
   }
 });
