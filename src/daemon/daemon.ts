@@ -7,7 +7,7 @@
 // else (shared/STYLE.md: pure cores, thin shell).
 import { lookup } from 'node:dns/promises';
 import { randomFillSync } from 'node:crypto';
-import { readdirSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -36,7 +36,7 @@ import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
-import { ROLE_NAMES, type SourceStatus, type Status } from './status.js';
+import { processUse, ROLE_NAMES, type SourceStatus, type Status } from './status.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -574,16 +574,4 @@ async function resolveUpstreams(cfg: Config, log: Logger): Promise<SourceConfig[
     out.push({ id: `upstream${i + 1}:${formatHostPort({ host: u.host, port: u.port })}`, address, port: u.port, minPollLog2: u.minPollLog2, maxPollLog2: u.maxPollLog2, iburst: u.iburst, keyId: u.keyId });
   }
   return out;
-}
-
-/** This process's resident memory, JS heap in use and open descriptors (Linux /proc). */
-function processUse(): Status['process'] {
-  const m = process.memoryUsage();
-  let fds = -1;
-  try {
-    fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir holds
-  } catch {
-    // not Linux
-  }
-  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, open_fds: fds };
 }

@@ -1,6 +1,8 @@
 // What `clocktower status --json` prints and the metrics are made of: one
 // snapshot of a running node. Nanosecond quantities that can exceed 2^53 are
 // decimal strings.
+import { readdirSync } from 'node:fs';
+
 export type RoleName = 'none' | 'client' | 'server';
 
 export interface SourceStatus {
@@ -72,3 +74,15 @@ export interface Status {
 }
 
 export const ROLE_NAMES: RoleName[] = ['none', 'client', 'server'];
+
+/** This process's resident memory, JS heap in use and open descriptors (Linux /proc). */
+export function processUse(): Status['process'] {
+  const m = process.memoryUsage();
+  let fds = -1;
+  try {
+    fds = readdirSync('/proc/self/fd').length - 1; // less the one readdir holds
+  } catch {
+    // not Linux
+  }
+  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, open_fds: fds };
+}
