@@ -62,46 +62,47 @@ async function chronyRequests(): Promise<void> {
   }
 }
 
-async function chronyReplies(): Promise<void> {
-  const c = await startChronyd(['local stratum 8', 'allow 127.0.0.0/8', 'keyfile $DIR/keys'], { keys: KEYS });
+/** A plain v4 client request to 127.0.0.1:port; the first answer, or undefined. */
+async function askOnce(port: number): Promise<Uint8Array | undefined> {
   const got: Uint8Array[] = [];
   const ep = new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (b) => { for (let i = 0; i < b.count; i++) got.push(Uint8Array.from(b.data(i))); } });
   try {
     const req = new Uint8Array(48);
     req[0] = 0x23;
     new DataView(req.buffer).setBigUint64(40, 0xe8000000_12345678n);
-    ep.send(req, c.port, '127.0.0.1');
+    ep.send(req, port, '127.0.0.1');
     for (let t = 0; t < 50 && got.length < 1; t++) await sleep(100);
-    if (got[0]) save('responder', 'chrony-reply', withConfig(got[0]));
+    return got[0];
   } finally {
     ep.close();
+  }
+}
+
+async function chronyReplies(): Promise<void> {
+  const c = await startChronyd(['local stratum 8', 'allow 127.0.0.0/8', 'keyfile $DIR/keys'], { keys: KEYS });
+  try {
+    const reply = await askOnce(c.port);
+    if (reply) save('responder', 'chrony-reply', withConfig(reply));
+  } finally {
     await c.stop();
   }
 }
 
 async function oursQueryAndReply(): Promise<void> {
-  const server = new NtpServer({ address: '127.0.0.1' });
-  const now = realtimeNs();
-  server.setState({ leap: 0, stratum: 3, precisionLog2: -20, refId: 0x7f000001, referenceNs: now, rootDelayNs: 1e6, rootDispersionNs: 5e5 }, { refSysNs: now, refNodeNs: now, freqPpm: 0 });
-  server.close();
   const port = 13000 + Math.floor(Math.random() * 1000);
   const got = await capture(port, 1, () => {
     spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'query', `127.0.0.1:${port}`, '--count', '1', '--timeout', '1'], { stdio: 'ignore' });
   });
   if (got[0]) save('responder', 'clocktower-request', withConfig(got[0]));
-  // Our server's reply to chrony's request shape.
   const srv = new NtpServer({ address: '127.0.0.1' });
-  srv.setState({ leap: 0, stratum: 3, precisionLog2: -20, refId: 0x7f000001, referenceNs: now, rootDelayNs: 1e6, rootDispersionNs: 5e5 }, { refSysNs: now, refNodeNs: now, freqPpm: 0 });
-  const replies: Uint8Array[] = [];
-  const ep = new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (b) => { for (let i = 0; i < b.count; i++) replies.push(Uint8Array.from(b.data(i))); } });
-  const req = new Uint8Array(48);
-  req[0] = 0x23;
-  req[47] = 9;
-  ep.send(req, srv.address().port, '127.0.0.1');
-  for (let t = 0; t < 50 && replies.length < 1; t++) await sleep(50);
-  if (replies[0]) save('responder', 'clocktower-reply', withConfig(replies[0]));
-  ep.close();
-  srv.close();
+  try {
+    const now = realtimeNs();
+    srv.setState({ leap: 0, stratum: 3, precisionLog2: -20, refId: 0x7f000001, referenceNs: now, rootDelayNs: 1e6, rootDispersionNs: 5e5 }, { refSysNs: now, refNodeNs: now, freqPpm: 0 });
+    const reply = await askOnce(srv.address().port);
+    if (reply) save('responder', 'clocktower-reply', withConfig(reply));
+  } finally {
+    srv.close();
+  }
 }
 
 /** ntpdig insists on port 123: a private network namespace with a Python listener on 127.0.0.1:123. */
