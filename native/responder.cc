@@ -1,5 +1,6 @@
 #include "responder.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace ct {
@@ -132,7 +133,7 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   Put32(out + 4, s.root_delay);
   double disp = s.root_dispersion_ns;
   if (s.has_reference && rx_node_ns > s.reference_ns) disp += kPhi * static_cast<double>(rx_node_ns - s.reference_ns);
-  Put32(out + 8, NsToNtpShort(static_cast<int64_t>(disp)));
+  Put32(out + 8, NsToNtpShort(std::llround(disp)));  // rounded, as the TS reference (src/ntp/wire.ts) does
   if (kod) {
     std::memcpy(out + 12, kod, 4);
   } else {
