@@ -11,7 +11,10 @@
  *   fwd SPEC | rev SPEC | partition on|off | stats | quit
  * `stats` prints a JSON object: packets forwarded, lost, duplicated, reordered,
  * dropped by the partition, and the relay's own lateness (send time minus the
- * scheduled time, µs: p50, p99, max) -- its added jitter.
+ * scheduled time, µs: p50, p99, max) -- its added jitter. Delays count from
+ * the kernel's receive stamp (SO_TIMESTAMPNS), not from when the relay got
+ * round to reading the datagram, so its own wake-up latency is not added to
+ * the link (unless it exceeds the delay, when it shows as lateness).
  * IPv4 only. Holds at most MAX_QUEUE datagrams in flight; more are dropped. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -50,10 +53,39 @@ static uint64_t n_fwd, n_lost, n_dup, n_reordered, n_partition, n_overflow;
 static uint32_t late_ns[LATE_SAMPLES];
 static uint64_t n_late;
 
-static int64_t mono_ns(void) {
+static int64_t clock_ns(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* Reads one datagram; *arrived is when the kernel received it, on the
+ * monotonic clock (the stamp is REALTIME: its age is carried over). */
+static ssize_t recv_stamped(int fd, uint8_t *buf, size_t cap, struct sockaddr_in *from, int64_t *arrived) {
+  union { char raw[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctl;
+  struct iovec iov = {.iov_base = buf, .iov_len = cap};
+  struct msghdr msg = {.msg_name = from, .msg_namelen = from ? sizeof *from : 0, .msg_iov = &iov, .msg_iovlen = 1,
+                       .msg_control = ctl.raw, .msg_controllen = sizeof ctl.raw};
+  ssize_t r = recvmsg(fd, &msg, 0);
+  if (r < 0) return r;
+  int64_t mono = mono_ns(), real = clock_ns(CLOCK_REALTIME);
+  *arrived = mono;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      int64_t age = real - ((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+      if (age > 0 && age < 1000000000LL) *arrived = mono - age;
+    }
+  }
+  return r;
+}
+
+static void stamp_rx(int fd) {
+  int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
 }
 
 static double uniform01(void) { /* xorshift64*: fast and seedable */
@@ -162,6 +194,7 @@ static int upstream_for(const struct sockaddr_in *from, const struct sockaddr_in
   if (n_clients == MAX_CLIENTS) return -1;
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect(fd, (const struct sockaddr *)target, sizeof *target) != 0) return -1;
+  stamp_rx(fd);
   struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 3 + n_clients};
   epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   clients[n_clients].addr = *from;
@@ -218,6 +251,7 @@ int main(int argc, char **argv) {
   }
   int lfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (lfd < 0 || bind(lfd, (struct sockaddr *)&listen_at, sizeof listen_at) != 0) { perror("relay: bind"); return 1; }
+  stamp_rx(lfd);
   int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN};
@@ -231,7 +265,7 @@ int main(int argc, char **argv) {
   char line[1024];
   size_t line_len = 0;
   for (;;) {
-    /* Sleep on the timer until SPIN_NS before the next deadline, then spin to it. */
+    /* Sleep on the timer until SPIN_NS before the next deadline, then poll to it. */
     int64_t now = mono_ns();
     int timeout_ms = -1;
     if (heap_n > 0) {
@@ -266,11 +300,11 @@ int main(int argc, char **argv) {
       } else if (id == 1) {
         for (;;) {
           struct sockaddr_in from;
-          socklen_t fl = sizeof from;
-          ssize_t r = recvfrom(lfd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+          int64_t arrived;
+          ssize_t r = recv_stamped(lfd, buf, sizeof buf, &from, &arrived);
           if (r < 0) break;
           int ufd = upstream_for(&from, &target, ep);
-          if (ufd >= 0) impair(&fwd, ufd, &target, buf, (size_t)r, mono_ns());
+          if (ufd >= 0) impair(&fwd, ufd, &target, buf, (size_t)r, arrived);
         }
       } else if (id == 2) {
         uint64_t expirations;
@@ -278,17 +312,17 @@ int main(int argc, char **argv) {
       } else {
         struct client *c = &clients[id - 3];
         for (;;) {
-          ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+          int64_t arrived;
+          ssize_t r = recv_stamped(c->fd, buf, sizeof buf, NULL, &arrived);
           if (r < 0) break;
-          impair(&rev, lfd, &c->addr, buf, (size_t)r, mono_ns());
+          impair(&rev, lfd, &c->addr, buf, (size_t)r, arrived);
         }
       }
     }
-    /* Send whatever is due, spinning through the last few tens of µs. */
-    while (heap_n > 0) {
-      int64_t t = mono_ns();
-      if (heap[0]->due - t > SPIN_NS) break;
-      while ((t = mono_ns()) < heap[0]->due) { }
+    /* Send whatever is due. Within SPIN_NS of a deadline the loop polls
+     * without sleeping, so datagrams arriving meanwhile (due earlier, on a
+     * shorter leg) are still read and sent in order. */
+    for (int64_t t = mono_ns(); heap_n > 0 && heap[0]->due <= t; t = mono_ns()) {
       struct pkt *p = heap_pop();
       if (p->fd == lfd) sendto(lfd, p->data, p->len, 0, (struct sockaddr *)&p->to, sizeof p->to);
       else send(p->fd, p->data, p->len, 0);
