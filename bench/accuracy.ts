@@ -6,9 +6,11 @@
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays | --shared-relay] [--csv FILE]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays | --shared-relay] [--csv FILE] [--samples DIR]
+// --samples DIR keeps each profile's raw samples (our debug log's `sample`
+// lines, chrony's measurements log) for bench/tools/replay-samples.ts.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -48,6 +50,8 @@ const csvAt = args.indexOf('--csv');
 /** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
 const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
 const csvRows: string[] = ['profile,t_s,ours_err_ns,chrony_err_ns'];
+const samplesAt = args.indexOf('--samples');
+const SAMPLES = samplesAt >= 0 ? args[samplesAt + 1]! : null;
 
 interface Series {
   /** Seconds since the client started, error ns (null while unsynchronised). */
@@ -72,6 +76,8 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
     `pidfile ${dir}/chronyd.pid`,
     `driftfile ${dir}/drift`,
     'makestep 0.001 -1',
+    `logdir ${dir}`,
+    'log measurements',
   ];
   writeFileSync(path.join(dir, 'chrony.conf'), conf.join('\n') + '\n');
   const child = spawn('ip', ['netns', 'exec', netns, 'chronyd', '-x', '-d', '-u', 'root', '-f', path.join(dir, 'chrony.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -143,6 +149,16 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
     await ours.stop();
     await chrony.stop();
     for (const r of relays) await r.stop();
+    if (SAMPLES) {
+      mkdirSync(SAMPLES, { recursive: true });
+      const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
+      writeFileSync(path.join(SAMPLES, `p${index}-ours.log`), lines.join('\n') + '\n');
+      try {
+        copyFileSync(path.join(dir, 'chrony', 'measurements.log'), path.join(SAMPLES, `p${index}-chrony.log`));
+      } catch {
+        // chrony had no measurement to log
+      }
+    }
   }
 }
 

@@ -49,7 +49,9 @@ export type NodeEvent =
   | ElectionEvent
   | { kind: 'correction'; decision: 'step' | 'slew'; offsetNs: bigint; why: string }
   | { kind: 'floor-refused'; offsetNs: bigint; floorNs: bigint }
-  | { kind: 'synced'; synced: boolean; sourceId: string | null };
+  | { kind: 'synced'; synced: boolean; sourceId: string | null }
+  /** A sample that passed the checks (before the clock filter): offset = source − cooked local time. */
+  | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number };
 
 export type NodeAction =
   | { type: 'send-cluster'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
@@ -241,6 +243,7 @@ export class ClusterNode {
           break;
         case 'event':
           if (a.event.kind === 'system-peer') this.#syncChanged(out, now, rng);
+          else if (a.event.kind === 'sample') out.push({ type: 'event', event: a.event });
           break;
       }
     }

@@ -428,6 +428,15 @@ export class Daemon {
       case 'floor-refused':
         log.warn('refused a step back past the time floor', { offset_ms: (Number(e.offsetNs) / 1e6).toFixed(3), floor: new Date(Number(e.floorNs / 1_000_000n)).toISOString() });
         break;
+      case 'sample':
+        // chrony's measurements log, at debug level: with the local clock's
+        // distance from the system clock, a run can be replayed offline
+        // (bench/tools/replay-samples.ts) against the true time.
+        if (log.level === 'debug') {
+          const sys = realtimeNs();
+          log.debug('sample', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId, offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: sys, local_minus_sys_ns: this.clock.cookedNs(sys) - sys });
+        }
+        break;
       case 'synced':
         log.info(e.synced ? 'synchronised' : 'lost synchronisation', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId });
         break;
