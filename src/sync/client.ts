@@ -203,7 +203,7 @@ export class SyncClient {
     const peer = this.#sources.get(sel.systemPeer)!;
     const offsetNs = base + BigInt(Math.round(sel.offsetNs));
     const distance = peer.rootDistanceNs(nowNs);
-    const result = this.#discipline.update({ offsetNs, localNs: nowNs, errorNs: distance, leap: peer.last!.leap });
+    const result = this.#discipline.update({ offsetNs, localNs: nowNs, errorNs: distance, leap: peer.last!.leap, delayNs: peer.last!.delayNs });
     this.lastOffsetNs = offsetNs;
     this.#jitterNs = Math.sqrt(sel.jitterNs ** 2 + peer.last!.jitterNs ** 2);
     for (const s of this.#sources.values()) s.correct(result.phaseNs, result.freqDeltaPpm, nowNs);

@@ -1,13 +1,15 @@
 // Clock discipline: combined offsets in, clock commands out. Pure.
 //
 // Method (chrony-style regression rather than the RFC 5905 §11.3 PLL/FLL):
-// the discipline keeps the last `maxSamples` (local time, offset) pairs,
-// re-expressed after every correction as if that correction had always been
-// in force. A least-squares line through them gives the residual frequency
-// error (slope) and the present offset (intercept). The intercept is applied
-// as a slew, or a step above the step threshold; the slope, shrunk towards 0
-// by its own uncertainty (b·b²/(b²+se²)) so that a few noisy samples cannot
-// throw the frequency around, is added to the frequency correction. Against
+// the discipline keeps the last `maxSamples` (local time, offset, delay)
+// points, re-expressed after every correction as if that correction had
+// always been in force. A least-squares line through them, weighted by
+// excess delay when the residuals show that delay predicts error (#fit),
+// gives the residual frequency error (slope) and the present offset
+// (intercept). The intercept is applied as a slew, or a step above the step
+// threshold; the slope, shrunk towards 0 by its own uncertainty
+// (b·b²/(b²+se²)) so that a few noisy samples cannot throw the frequency
+// around, is added to the frequency correction. Against
 // a PLL this converges in a handful of samples instead of many time
 // constants, which a board that just booted at 1970 needs.
 import type { ClockCommand } from '../clock/driver.js';
@@ -29,6 +31,7 @@ export interface DisciplineOptions {
   maxSamples?: number;
   /** Frequency correction at start, ppm (a saved drift). */
   initialFreqPpm?: number;
+
 }
 
 export interface Estimate {
@@ -39,11 +42,14 @@ export interface Estimate {
   /** Root distance of the estimate (error bound). */
   errorNs: number;
   leap: number;
+  /** Round-trip delay of the sample behind the estimate (weights the fit); 0 when unknown. */
+  delayNs?: number;
 }
 
 interface Point {
   x: bigint;
   y: number;
+  delayNs: number;
 }
 
 export interface DisciplineResult {
@@ -104,14 +110,14 @@ export class Discipline {
         p.x += e.offsetNs;
         p.y -= Number(e.offsetNs);
       }
-      this.#points.push({ x: e.localNs + e.offsetNs, y: 0 });
+      this.#points.push({ x: e.localNs + e.offsetNs, y: 0, delayNs: e.delayNs ?? 0 });
       this.#trim();
       commands.push({ type: 'step', offsetNs: e.offsetNs });
       commands.push(this.#status(e));
       return { commands, phaseNs: e.offsetNs, freqDeltaPpm: 0, stepped: true };
     }
 
-    this.#points.push({ x: e.localNs, y: Number(e.offsetNs) });
+    this.#points.push({ x: e.localNs, y: Number(e.offsetNs), delayNs: e.delayNs ?? 0 });
     this.#trim();
     const fit = this.#fit(e.localNs);
     const phase = fit.intercept;
@@ -137,31 +143,81 @@ export class Discipline {
     while (this.#points.length > this.#maxSamples) this.#points.shift();
   }
 
-  /** Least squares y = a + b (x - x0): a at x0 = now, b shrunk by its standard error. */
+  /**
+   * Least squares y = a + b (x - x0), a at x0 = now, b shrunk by its standard
+   * error; weighted by excess delay when the residuals say delay matters.
+   * A sample queued on one leg is skewed by up to half its extra delay, so
+   * where queueing is what varies the delay, the residual variance grows
+   * with the excess over the window's least delay: var ≈ v0 + k·excess², with
+   * k up to 1/4. Where delay varies evenly on both legs (symmetric jitter)
+   * the excess says nothing about the error, k comes out ≈ 0, and every
+   * point keeps its full weight. So k is measured: an unweighted fit, then
+   * residual² regressed on excess², then the fit again weighted 1/(v0 + k·e²).
+   */
   #fit(x0: bigint): { intercept: number; slopePpm: number } {
     const pts = this.#points;
     const n = pts.length;
     const last = pts[n - 1]!;
     if (n < 3) return { intercept: last.y, slopePpm: 0 };
-    let sx = 0, sy = 0;
     const xs = pts.map((p) => Number(p.x - x0));
-    for (let i = 0; i < n; i++) {
-      sx += xs[i]!;
-      sy += pts[i]!.y;
+    const ys = pts.map((p) => p.y);
+    const ws = new Array<number>(n).fill(1);
+    let line = fitLine(xs, ys, ws);
+    if (line === null) return { intercept: last.y, slopePpm: 0 };
+    if (n >= MIN_WEIGHTED_POINTS) {
+      const minDelay = Math.min(...pts.map((p) => p.delayNs));
+      const e2 = pts.map((p) => (p.delayNs - minDelay) ** 2);
+      const r2 = ys.map((y, i) => (y - line!.a - line!.b * xs[i]!) ** 2);
+      const me2 = mean(e2), mr2 = mean(r2);
+      let see = 0, ser = 0;
+      for (let i = 0; i < n; i++) {
+        see += (e2[i]! - me2) ** 2;
+        ser += (e2[i]! - me2) * (r2[i]! - mr2);
+      }
+      const k = see > 0 ? Math.max(0, Math.min(0.25, ser / see)) : 0;
+      if (k > 0) {
+        const v0 = Math.max(MIN_VARIANCE_NS2, mr2 - k * me2);
+        for (let i = 0; i < n; i++) ws[i] = v0 / (v0 + k * e2[i]!);
+        line = fitLine(xs, ys, ws) ?? line;
+      }
     }
-    const mx = sx / n, my = sy / n;
-    let sxx = 0, sxy = 0;
-    for (let i = 0; i < n; i++) {
-      sxx += (xs[i]! - mx) ** 2;
-      sxy += (xs[i]! - mx) * (pts[i]!.y - my);
-    }
-    if (sxx === 0) return { intercept: last.y, slopePpm: 0 };
-    const b = sxy / sxx;
-    let ss = 0;
-    for (let i = 0; i < n; i++) ss += (pts[i]!.y - (my + b * (xs[i]! - mx))) ** 2;
-    const se2 = ss / (n - 2) / sxx;
+    const { a: a0, b, se2 } = line;
     const shrunk = b * ((b * b) / (b * b + se2 || 1));
-    const a = my + shrunk * (0 - mx);
+    // The line passes through the weighted means: pivot it there to the shrunk slope.
+    const a = a0 + (b - shrunk) * line.mx;
     return { intercept: a, slopePpm: shrunk * 1e6 };
   }
+}
+
+/** Fewer points than this say too little about how variance grows with delay. */
+const MIN_WEIGHTED_POINTS = 8;
+/** (1 µs)²: the floor of the delay-independent variance, about the clock's precision. */
+const MIN_VARIANCE_NS2 = 1e6;
+
+function mean(xs: number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s / xs.length;
+}
+
+/** Weighted least squares y = a + b x; a at x = 0, the weighted mean of x, and b's squared standard error. */
+function fitLine(xs: number[], ys: number[], ws: number[]): { a: number; b: number; se2: number; mx: number } | null {
+  const n = xs.length;
+  let sw = 0, sx = 0, sy = 0;
+  for (let i = 0; i < n; i++) {
+    sw += ws[i]!;
+    sx += ws[i]! * xs[i]!;
+    sy += ws[i]! * ys[i]!;
+  }
+  const mx = sx / sw, my = sy / sw;
+  let sxx = 0, sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += ws[i]! * (xs[i]! - mx) ** 2;
+    sxy += ws[i]! * (xs[i]! - mx) * (ys[i]! - my);
+  }
+  if (sxx === 0) return null;
+  const b = sxy / sxx;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += ws[i]! * (ys[i]! - (my + b * (xs[i]! - mx))) ** 2;
+  return { a: my - b * mx, b, se2: ss / (n - 2) / sxx, mx };
 }

@@ -9,6 +9,7 @@ import { VirtualClock } from '../../src/clock/virtual.js';
 import { decodePacket, encodePacket } from '../../src/ntp/packet.js';
 import { buildResponse } from '../../src/ntp/wire.js';
 import { SyncClient } from '../../src/sync/client.js';
+import { Discipline } from '../../src/sync/discipline.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
 
@@ -114,6 +115,40 @@ test('a saved drift restores: after a restart the frequency is right from the fi
   const again = simulate(22, { ...o, savedFreqPpm: first.savedFreqPpm });
   assert.ok(Math.abs(again.firstFreqErrorPpm) < 1, `warm start: ${again.firstFreqErrorPpm} ppm at the first update`);
   assert.ok(Math.abs(again.freqErrorPpm) < 1);
+});
+
+/**
+ * The discipline alone, at a 1 s poll, on a true offset of 0: each sample's
+ * delay is 100 µs + symmetric jitter, and on `spikeShare` of them a queueing
+ * spike (exponential, mean 200 µs) on the return leg, which skews that
+ * sample's offset by minus half the spike. Returns the clock's mean error
+ * after the first 100 updates.
+ */
+function spikyLink(seed: number, spikeShare: number): number {
+  const rng = seededRng(seed);
+  const d = new Discipline();
+  let clockErrNs = 0; // local − true
+  let sum = 0;
+  const N = 600;
+  for (let i = 0; i < N; i++) {
+    const jitter = (rng.float() - 0.5) * 20_000; // ±10 µs, half on each leg: no skew
+    const spike = rng.float() < spikeShare ? -200_000 * Math.log(1 - rng.float()) : 0;
+    const offsetNs = -clockErrNs - spike / 2 + (rng.float() - 0.5) * 2_000;
+    const r = d.update({ offsetNs: BigInt(Math.round(offsetNs)), localNs: BigInt(i) * S, errorNs: 0, leap: 0, delayNs: 100_000 + Math.abs(jitter) + spike });
+    clockErrNs += Number(r.phaseNs) + d.freqPpm * 1e3; // the phase, and a second at the new frequency
+    if (i >= 100) sum += clockErrNs;
+  }
+  return sum / (N - 100);
+}
+
+test('discipline: queueing spikes on one leg are weighted down by their excess delay', () => {
+  for (const seed of [testSeed(31), 32]) {
+    // Unweighted, a 30 % share of 200 µs spikes would pull the clock ≈ 30 µs off.
+    const err = spikyLink(seed, 0.3);
+    assert.ok(Math.abs(err) < 8_000, `seed ${seed}: mean error ${(err / 1e3).toFixed(1)} µs`);
+  }
+  const clean = spikyLink(testSeed(33), 0);
+  assert.ok(Math.abs(clean) < 2_000, `no spikes: mean error ${(clean / 1e3).toFixed(1)} µs`);
 });
 
 test.run();
