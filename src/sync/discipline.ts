@@ -180,6 +180,15 @@ export class Discipline {
         for (let i = 0; i < n; i++) ws[i] = v0 / (v0 + k * e2[i]!);
         line = fitLine(xs, ys, ws) ?? line;
       }
+      // Delay that one leg takes more often than the other also skews the
+      // mean: offset ≈ a + b·x + c·excess. Where c is clearly there (t > 4),
+      // every point is moved to the least delay before the final fit.
+      const es = pts.map((p) => p.delayNs - minDelay);
+      const c = skewPerExcess(xs, es, ys, ws);
+      if (c !== 0) {
+        for (let i = 0; i < n; i++) ys[i] = ys[i]! - c * es[i]!;
+        line = fitLine(xs, ys, ws) ?? line;
+      }
     }
     const { a: a0, b, se2 } = line;
     const shrunk = b * ((b * b) / (b * b + se2 || 1));
@@ -193,6 +202,45 @@ export class Discipline {
 const MIN_WEIGHTED_POINTS = 8;
 /** (1 µs)²: the floor of the delay-independent variance, about the clock's precision. */
 const MIN_VARIANCE_NS2 = 1e6;
+
+/** A skew this many standard errors from 0 is taken as real. */
+const SKEW_T = 4;
+
+/**
+ * Weighted least squares y = a + b·x + c·e (e: excess delay); returns c when
+ * it is significant (|c| > SKEW_T standard errors) and physical (a sample
+ * can be skewed by at most half its excess: |c| ≤ 1/2), else 0.
+ */
+function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): number {
+  const n = xs.length;
+  let sw = 0, mx = 0, me = 0, my = 0;
+  for (let i = 0; i < n; i++) {
+    sw += ws[i]!;
+    mx += ws[i]! * xs[i]!;
+    me += ws[i]! * es[i]!;
+    my += ws[i]! * ys[i]!;
+  }
+  mx /= sw;
+  me /= sw;
+  my /= sw;
+  let sxx = 0, see = 0, sxe = 0, sxy = 0, sey = 0;
+  for (let i = 0; i < n; i++) {
+    const x = xs[i]! - mx, e = es[i]! - me, y = ys[i]! - my, w = ws[i]!;
+    sxx += w * x * x;
+    see += w * e * e;
+    sxe += w * x * e;
+    sxy += w * x * y;
+    sey += w * e * y;
+  }
+  const det = sxx * see - sxe * sxe;
+  if (!(det > 0)) return 0;
+  const b = (see * sxy - sxe * sey) / det;
+  const c = (sxx * sey - sxe * sxy) / det;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += ws[i]! * (ys[i]! - my - b * (xs[i]! - mx) - c * (es[i]! - me)) ** 2;
+  const seC = Math.sqrt((ss / (n - 3)) * (sxx / det));
+  return Math.abs(c) > SKEW_T * seC && Math.abs(c) <= 0.5 ? c : 0;
+}
 
 function mean(xs: number[]): number {
   let s = 0;
