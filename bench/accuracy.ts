@@ -2,11 +2,12 @@
 // (a clocktower daemon serving the system clock: the truth), one relay host
 // (test/tools/relay.c: delay, jitter, loss) and one client host running, side
 // by side, a clocktower client and `chronyd -x`, both polling the same server
-// through identically configured relays at the same interval (1 s). All
+// through the same relay process (one path, one scheduler) at the same
+// interval (1 s); `--relay-each` gives each client its own relay. All
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--swap-relays | --shared-relay] [--csv FILE] [--samples DIR]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--relay-each [--swap-relays]] [--csv FILE] [--samples DIR]
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
 // lines, chrony's measurements log) for bench/tools/replay-samples.ts.
 import { execFileSync, spawn } from 'node:child_process';
@@ -44,8 +45,8 @@ const SAMPLE_MS = 250;
 const onlyAt = args.indexOf('--profile');
 const ONLY = onlyAt >= 0 ? Number(args[onlyAt + 1]) : null;
 const SWAP = args.includes('--swap-relays');
-/** Both clients through one relay process (one path, one scheduler), instead of one relay each. */
-const SHARED = args.includes('--shared-relay');
+/** Both clients through one relay process (the default), or one relay each (--relay-each). */
+const SHARED = !args.includes('--relay-each');
 const csvAt = args.indexOf('--csv');
 /** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
 const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
