@@ -65,9 +65,13 @@ void WritePeer(uint8_t* r, const sockaddr_storage& ss) {
   }
 }
 
-void WriteLocal(uint8_t* r, const struct msghdr* msg) {
+void ClearLocal(uint8_t* r) {
   std::memset(r + rec::kLocalAddr, 0, 16);
   Put32(r + rec::kIfIndex, 0);
+}
+
+void WriteLocal(uint8_t* r, const struct msghdr* msg) {
+  ClearLocal(r);
   for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
     size_t n = CmsgPayload(msg, c);
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && n >= sizeof(struct in_pktinfo)) {

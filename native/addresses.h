@@ -17,5 +17,7 @@ bool ParseAddress(const std::string& text, uint32_t port, int family, sockaddr_s
 void WritePeer(uint8_t* record, const sockaddr_storage& ss);
 // Writes the interface and destination address (IP_PKTINFO / IPV6_PKTINFO) into the record.
 void WriteLocal(uint8_t* record, const struct msghdr* msg);
+// No local address known (the record's local address and ifindex zeroed).
+void ClearLocal(uint8_t* record);
 
 }  // namespace ct

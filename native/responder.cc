@@ -133,7 +133,11 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   Put32(out + 4, s.root_delay);
   double disp = s.root_dispersion_ns;
   if (s.has_reference && rx_node_ns > s.reference_ns) disp += kPhi * static_cast<double>(rx_node_ns - s.reference_ns);
-  Put32(out + 8, NsToNtpShort(std::llround(disp)));  // rounded, as the TS reference (src/ntp/wire.ts) does
+  // Rounded half up, as the TS reference (src/ntp/wire.ts, Math.round) does;
+  // disp ≥ 0, so truncation plus the exact fraction test is llround without its libm call.
+  int64_t disp_ns = static_cast<int64_t>(disp);
+  if (disp - static_cast<double>(disp_ns) >= 0.5) disp_ns++;
+  Put32(out + 8, NsToNtpShort(disp_ns));
   if (kod) {
     std::memcpy(out + 12, kod, 4);
   } else {
