@@ -9,6 +9,9 @@
 // --bootstrap N replays N samples drawn with replacement from each file (at
 // 1 s ± 10 %, as the client polls): the same noise, long enough for stable
 // statistics.
+// VARIANTS='{"name": {...}}' replays once per entry with those Discipline
+// options ("raw": true also bypasses the clock filter: every sample to the
+// discipline).
 //   node --import tsx bench/tools/replay-samples.ts FILE... [--warmup S] [--bootstrap N]
 import { readFileSync } from 'node:fs';
 

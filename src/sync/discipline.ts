@@ -4,9 +4,9 @@
 // the discipline keeps the last `maxSamples` (local time, offset, delay)
 // points, re-expressed after every correction as if that correction had
 // always been in force. A least-squares line through them, weighted by
-// excess delay when the residuals show that delay predicts error (#fit),
-// gives the residual frequency error (slope) and the present offset
-// (intercept). The intercept is applied as a slew, or a step above the step
+// excess delay when the residuals show that delay predicts error and with a
+// clear skew of offset against excess delay removed (#fit), gives the
+// residual frequency error (slope) and the present offset (intercept). The intercept is applied as a slew, or a step above the step
 // threshold; the slope, shrunk towards 0 by its own uncertainty
 // (b·b²/(b²+se²)) so that a few noisy samples cannot throw the frequency
 // around, is added to the frequency correction. Against
@@ -31,7 +31,6 @@ export interface DisciplineOptions {
   maxSamples?: number;
   /** Frequency correction at start, ppm (a saved drift). */
   initialFreqPpm?: number;
-
 }
 
 export interface Estimate {
@@ -166,7 +165,8 @@ export class Discipline {
     if (line === null) return { intercept: last.y, slopePpm: 0 };
     if (n >= MIN_WEIGHTED_POINTS) {
       const minDelay = Math.min(...pts.map((p) => p.delayNs));
-      const e2 = pts.map((p) => (p.delayNs - minDelay) ** 2);
+      const es = pts.map((p) => p.delayNs - minDelay);
+      const e2 = es.map((e) => e * e);
       const r2 = ys.map((y, i) => (y - line!.a - line!.b * xs[i]!) ** 2);
       const me2 = mean(e2), mr2 = mean(r2);
       let see = 0, ser = 0;
@@ -183,7 +183,6 @@ export class Discipline {
       // Delay that one leg takes more often than the other also skews the
       // mean: offset ≈ a + b·x + c·excess. Where c is clearly there (t > 4),
       // every point is moved to the least delay before the final fit.
-      const es = pts.map((p) => p.delayNs - minDelay);
       const c = skewPerExcess(xs, es, ys, ws);
       if (c !== 0) {
         for (let i = 0; i < n; i++) ys[i] = ys[i]! - c * es[i]!;
