@@ -19,6 +19,7 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
+import { quantiles } from './tools/replay-samples.js';
 
 interface Profile {
   name: string;
@@ -59,11 +60,10 @@ interface Series {
   points: { t: number; errNs: number | null }[];
 }
 
-function stats(s: Series): { p50: number; p99: number; max: number; firstWithin100us: number | null; n: number } {
+function stats(s: Series): ReturnType<typeof quantiles> & { firstWithin100us: number | null } {
   const first = s.points.find((p) => p.errNs !== null && Math.abs(p.errNs) < 100_000);
-  const errs = s.points.filter((p) => p.t >= WARMUP_S && p.errNs !== null).map((p) => Math.abs(p.errNs!)).sort((a, b) => a - b);
-  const q = (f: number) => (errs.length ? errs[Math.min(errs.length - 1, Math.floor(f * errs.length))]! : NaN);
-  return { p50: q(0.5), p99: q(0.99), max: errs.length ? errs[errs.length - 1]! : NaN, firstWithin100us: first ? first.t : null, n: errs.length };
+  const errs = s.points.filter((p) => p.t >= WARMUP_S && p.errNs !== null).map((p) => p.errNs!);
+  return { ...quantiles(errs), firstWithin100us: first ? first.t : null };
 }
 
 /** chronyd -x as a client of `server:port`, its command socket in `dir`. */

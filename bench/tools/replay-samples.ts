@@ -88,6 +88,7 @@ export function bootstrap(from: RawSample[], n: number, seed: number): RawSample
   });
 }
 
+/** |x| statistics, as bench/accuracy reports them. */
 export function quantiles(xs: number[]): { p50: number; p99: number; max: number; n: number } {
   const a = xs.map(Math.abs).sort((x, y) => x - y);
   const q = (f: number) => (a.length ? a[Math.min(a.length - 1, Math.floor(f * a.length))]! : NaN);

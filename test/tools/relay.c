@@ -35,7 +35,7 @@
 #define MAX_CLIENTS 256
 #define MAX_DGRAM 2048
 #define LATE_SAMPLES 65536
-#define SPIN_NS 500000 /* the last stretch before a deadline is spun, not slept: VM wake-ups run hundreds of µs late */
+#define SPIN_NS 500000 /* the last stretch before a deadline is polled, not slept: VM wake-ups run hundreds of µs late */
 
 enum dist { UNIFORM, NORMAL, EXPO };
 struct spec { double delay_us, jitter_us, loss, dup, reorder; enum dist dist; };
