@@ -331,9 +331,11 @@ export class Daemon {
         case 'send-ntp': {
           const family = net.isIPv6(a.address.split('%')[0]!) ? 6 : 4;
           try {
+            // Until the kernel's TX stamp arrives (if it ever does), the time just before send() stands in:
+            // a T1 that never postdates the departure keeps the error within delay/2 (RFC 5905 §8).
+            const t1Ns = this.clock.cookedNs(realtimeNs());
             const id = this.#client(family).send(a.bytes, a.port, a.address, { txStamp: true });
-            // Until the kernel's TX stamp arrives, the time just after send() stands in.
-            this.node.onNtpSent(a.sourceId, this.clock.cookedNs(realtimeNs()));
+            this.node.onNtpSent(a.sourceId, t1Ns);
             if (id >= 0) this.#txIds.set(a.sourceId, id);
           } catch (e) {
             this.#log.debug('ntp send failed', { to: a.address, error: errorCode(e) });

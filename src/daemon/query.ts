@@ -119,9 +119,10 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
         pending = { out, txId: -1, requireKey: signed, resolve: (v) => { clearTimeout(timer); resolve(v); } };
       });
-      const txId = ep!.send(req.bytes, hp.port, address, { txStamp: true });
-      // Until the kernel's TX stamp arrives, the time just after send() stands in.
+      // Until the kernel's TX stamp arrives (if it ever does), the time just before send() stands in:
+      // a T1 that never postdates the departure keeps the error within delay/2 (RFC 5905 §8).
       out.t1Ns = realtimeNs();
+      const txId = ep!.send(req.bytes, hp.port, address, { txStamp: true });
       pending!.txId = txId;
       const r = await outcome;
       pending = null;
