@@ -6,12 +6,17 @@
 // always been in force. A least-squares line through them, weighted by
 // excess delay when the residuals show that delay predicts error and with a
 // clear skew of offset against excess delay removed (#fit), gives the
-// residual frequency error (slope) and the present offset (intercept). The intercept is applied as a slew, or a step above the step
-// threshold; the slope, shrunk towards 0 by its own uncertainty
-// (b·b²/(b²+se²)) so that a few noisy samples cannot throw the frequency
-// around, is added to the frequency correction. Against
-// a PLL this converges in a handful of samples instead of many time
-// constants, which a board that just booted at 1970 needs.
+// residual frequency error (slope) and the present offset (intercept). The
+// intercept is applied as a slew, or a step above the step threshold. The
+// frequency the window implies (the one in force plus the slope) is shrunk
+// towards the prior (the saved drift, or the frequency when the samples were
+// last forgotten) by its own uncertainty, d·d²/(d²+se²) for d its distance
+// from the prior, so that a few noisy samples cannot throw the frequency
+// around. Shrinking the total, not each update's increment, matters: an
+// increment shrunk towards the frequency in force keeps whatever the first,
+// noisiest fits put there. Against a PLL this converges in a handful of
+// samples instead of many time constants, which a board that just booted at
+// 1970 needs.
 import type { ClockCommand } from '../clock/driver.js';
 
 export interface DisciplineOptions {
@@ -66,6 +71,8 @@ export class Discipline {
   readonly #maxFreq: number;
   readonly #maxSamples: number;
   #freqPpm: number;
+  /** What the frequency estimate is shrunk towards (ppm). */
+  #priorFreqPpm: number;
   #updates = 0;
   #points: Point[] = [];
 
@@ -76,6 +83,7 @@ export class Discipline {
     this.#maxFreq = o.maxFreqPpm ?? 500;
     this.#maxSamples = o.maxSamples ?? 64;
     this.#freqPpm = o.initialFreqPpm ?? 0;
+    this.#priorFreqPpm = this.#freqPpm;
   }
 
   /** The frequency correction in force, ppm (what to save as drift). */
@@ -94,6 +102,7 @@ export class Discipline {
    */
   forgetSamples(): void {
     this.#points = [];
+    this.#priorFreqPpm = this.#freqPpm;
   }
 
   update(e: Estimate): DisciplineResult {
@@ -118,7 +127,7 @@ export class Discipline {
 
     this.#points.push({ x: e.localNs, y: Number(e.offsetNs), delayNs: e.delayNs ?? 0 });
     this.#trim();
-    const fit = this.#fit(e.localNs);
+    const fit = this.#fit(e.localNs, (this.#freqPpm - this.#priorFreqPpm) * 1e-6);
     const phase = fit.intercept;
     let dFreq = fit.slopePpm;
     const target = Math.max(-this.#maxFreq, Math.min(this.#maxFreq, this.#freqPpm + dFreq));
@@ -143,8 +152,9 @@ export class Discipline {
   }
 
   /**
-   * Least squares y = a + b (x - x0), a at x0 = now, b shrunk by its standard
-   * error; weighted by excess delay when the residuals say delay matters.
+   * Least squares y = a + b (x - x0), a at x0 = now; the frequency it implies
+   * (fromPrior + b, against the prior) shrunk by b's standard error; weighted
+   * by excess delay when the residuals say delay matters.
    * A sample queued on one leg is skewed by up to half its extra delay, so
    * where queueing is what varies the delay, the residual variance grows
    * with the excess over the window's least delay: var ≈ v0 + k·excess², with
@@ -152,8 +162,9 @@ export class Discipline {
    * the excess says nothing about the error, k comes out ≈ 0, and every
    * point keeps its full weight. So k is measured: an unweighted fit, then
    * residual² regressed on excess², then the fit again weighted 1/(v0 + k·e²).
+   * fromPrior: the frequency in force minus the prior, as a fraction (ns/ns).
    */
-  #fit(x0: bigint): { intercept: number; slopePpm: number } {
+  #fit(x0: bigint, fromPrior: number): { intercept: number; slopePpm: number } {
     const pts = this.#points;
     const n = pts.length;
     const last = pts[n - 1]!;
@@ -181,8 +192,8 @@ export class Discipline {
         line = fitLine(xs, ys, ws) ?? line;
       }
       // Delay that one leg takes more often than the other also skews the
-      // mean: offset ≈ a + b·x + c·excess. Where c is clearly there (t > 4),
-      // every point is moved to the least delay before the final fit.
+      // mean: offset ≈ a + b·x + c·excess. Where c is clearly there, every
+      // point is moved to the least delay before the final fit.
       const c = skewPerExcess(xs, es, ys, ws);
       if (c !== 0) {
         for (let i = 0; i < n; i++) ys[i] = ys[i]! - c * es[i]!;
@@ -190,7 +201,8 @@ export class Discipline {
       }
     }
     const { a: a0, b, se2 } = line;
-    const shrunk = b * ((b * b) / (b * b + se2 || 1));
+    const d = fromPrior + b;
+    const shrunk = d * ((d * d) / (d * d + se2 || 1)) - fromPrior;
     // The line passes through the weighted means: pivot it there to the shrunk slope.
     const a = a0 + (b - shrunk) * line.mx;
     return { intercept: a, slopePpm: shrunk * 1e6 };
@@ -202,13 +214,17 @@ const MIN_WEIGHTED_POINTS = 8;
 /** (1 µs)²: the floor of the delay-independent variance, about the clock's precision. */
 const MIN_VARIANCE_NS2 = 1e6;
 
-/** A skew this many standard errors from 0 is taken as real. */
+/** A skew this many standard errors from 0 begins to count (see skewPerExcess). */
 const SKEW_T = 4;
 
 /**
- * Weighted least squares y = a + b·x + c·e (e: excess delay); returns c when
- * it is significant (|c| > SKEW_T standard errors) and physical (a sample
- * can be skewed by at most half its excess: |c| ≤ 1/2), else 0.
+ * Weighted least squares y = a + b·x + c·e (e: excess delay); returns c,
+ * bounded by what is physical (a sample can be skewed by at most half its
+ * excess: |c| ≤ 1/2) and shrunk continuously by its t statistic,
+ * c·(1 − SKEW_T²/t²), 0 below t = SKEW_T. Moving every point by c·excess
+ * shifts the intercept by c times the mean excess (40 µs on a 100 µs
+ * jitter), so c may not switch on and off at a threshold: it did, and the
+ * clock jumped by that much for as long as t hovered about it.
  */
 function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): number {
   const n = xs.length;
@@ -238,7 +254,9 @@ function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): 
   let ss = 0;
   for (let i = 0; i < n; i++) ss += ws[i]! * (ys[i]! - my - b * (xs[i]! - mx) - c * (es[i]! - me)) ** 2;
   const seC = Math.sqrt((ss / (n - 3)) * (sxx / det));
-  return Math.abs(c) > SKEW_T * seC && Math.abs(c) <= 0.5 ? c : 0;
+  const t2 = (c / seC) ** 2;
+  if (!(t2 > SKEW_T * SKEW_T)) return 0;
+  return Math.max(-0.5, Math.min(0.5, c)) * (1 - (SKEW_T * SKEW_T) / t2);
 }
 
 function mean(xs: number[]): number {
