@@ -7,9 +7,13 @@
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--profile I] [--relay-each [--swap-relays]] [--csv FILE] [--samples DIR]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--csv FILE] [--samples DIR]
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
 // lines, chrony's measurements log) for bench/tools/replay-samples.ts.
+// --rounds N runs every profile N times, one round after another, and reports
+// each profile's median over rounds of the per-round ratios: a single round's
+// ratio swings either side of 1 with what the path did in those minutes (the
+// throughput bench takes its ratios the same way).
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,9 +55,12 @@ const SHARED = !args.includes('--relay-each');
 const csvAt = args.indexOf('--csv');
 /** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
 const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
-const csvRows: string[] = ['profile,t_s,ours_err_ns,chrony_err_ns'];
+const csvRows: string[] = ['profile,round,t_s,ours_err_ns,chrony_err_ns'];
 const samplesAt = args.indexOf('--samples');
 const SAMPLES = samplesAt >= 0 ? args[samplesAt + 1]! : null;
+const roundsAt = args.indexOf('--rounds');
+const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 1;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: a whole number ≥ 1, not ${args[roundsAt + 1]}`);
 
 interface Series {
   /** Seconds since the client started, error ns (null while unsynchronised). */
@@ -105,7 +112,7 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   };
 }
 
-async function runProfile(lan: Lan, base: string, p: Profile, index: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; relay: RelayStats | null }> {
+async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; relay: RelayStats | null }> {
   const [srvHost, relayHost, clientHost] = lan.hosts as [Lan['hosts'][0], Lan['hosts'][0], Lan['hosts'][0]];
   const clientNs = p.fwd ? clientHost : srvHost;
   const relays: Relay[] = [];
@@ -117,7 +124,8 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
   } else {
     target = () => ({ host: '127.0.0.1', port: 123 });
   }
-  const dir = path.join(base, `p${index}`);
+  const tag = ROUNDS > 1 ? `p${index}-r${round}` : `p${index}`;
+  const dir = path.join(base, tag);
   const ours = DaemonProc.write(path.join(dir, 'ours'), {
     id: `client${index}`,
     priority: 50,
@@ -141,7 +149,7 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
       const synced = st?.source?.selected === true && st.synced;
       so.points.push({ t, errNs: synced ? Number(BigInt(st!.clock.offset_from_system_ns)) : null });
       sc.points.push({ t, errNs: chrony.error() });
-      csvRows.push(`${index},${t.toFixed(3)},${so.points.at(-1)!.errNs ?? ''},${sc.points.at(-1)!.errNs ?? ''}`);
+      csvRows.push(`${index},${round},${t.toFixed(3)},${so.points.at(-1)!.errNs ?? ''},${sc.points.at(-1)!.errNs ?? ''}`);
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
     const relay = relays.length ? await relays[0]!.stats() : null;
@@ -153,9 +161,9 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number): Pr
     if (SAMPLES) {
       mkdirSync(SAMPLES, { recursive: true });
       const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
-      writeFileSync(path.join(SAMPLES, `p${index}-ours.log`), lines.join('\n') + '\n');
+      writeFileSync(path.join(SAMPLES, `${tag}-ours.log`), lines.join('\n') + '\n');
       try {
-        copyFileSync(path.join(dir, 'chrony', 'measurements.log'), path.join(SAMPLES, `p${index}-chrony.log`));
+        copyFileSync(path.join(dir, 'chrony', 'measurements.log'), path.join(SAMPLES, `${tag}-chrony.log`));
       } catch {
         // chrony had no measurement to log
       }
@@ -199,23 +207,41 @@ async function main(): Promise<void> {
       netns: lan.hosts[0]!.name,
     }).start();
     await waitStatuses([server], 'the server to serve', (ss) => ss[0]?.role === 'server', 15_000);
-    console.log(`accuracy: ${RUN_S} s per profile (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
+    console.log(`accuracy: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
     console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99');
-    const worst = { p50: 0, p99: 0 };
     const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
-    for (const [i, p] of PROFILES.entries()) {
-      if (ONLY !== null && ONLY !== i) continue;
-      const r = await runProfile(lan, base, p, i);
-      const late = r.relay ? `${r.relay.late_us.p50.toFixed(1)}/${r.relay.late_us.p99.toFixed(1)} µs` : '—';
-      for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
-        console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
+    const ratios = new Map<number, { r50: number; r99: number }[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) console.log(`round ${round}`);
+      for (const [i, p] of PROFILES.entries()) {
+        if (ONLY !== null && ONLY !== i) continue;
+        const r = await runProfile(lan, base, p, i, round);
+        const late = r.relay ? `${r.relay.late_us.p50.toFixed(1)}/${r.relay.late_us.p99.toFixed(1)} µs` : '—';
+        for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
+          console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
+        }
+        const ratio = { r50: r.ours.p50 / r.chrony.p50, r99: r.ours.p99 / r.chrony.p99 };
+        console.log(`${''.padEnd(27)} ours/chrony p50=${ratio.r50.toFixed(2)} p99=${ratio.r99.toFixed(2)}`);
+        ratios.set(i, [...(ratios.get(i) ?? []), ratio]);
       }
-      const r50 = r.ours.p50 / r.chrony.p50;
-      const r99 = r.ours.p99 / r.chrony.p99;
-      console.log(`${''.padEnd(27)} ours/chrony p50=${r50.toFixed(2)} p99=${r99.toFixed(2)}`);
-      if (p.fwd) {
-        worst.p50 = Math.max(worst.p50, r50);
-        worst.p99 = Math.max(worst.p99, r99);
+    }
+    // Each profile's ratio: the median over rounds; the last line's, the worst profile's (the loopback
+    // row is left out: there both clients are within a microsecond and the ratio is of noise).
+    const median = (xs: number[]) => {
+      const a = [...xs].sort((x, y) => x - y);
+      return a.length % 2 ? a[a.length >> 1]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
+    };
+    const worst = { p50: 0, p99: 0 };
+    if (ROUNDS > 1) console.log(`median over ${ROUNDS} rounds of ours/chrony (each round's in brackets)`);
+    for (const [i, rs] of ratios) {
+      const m = { p50: median(rs.map((r) => r.r50)), p99: median(rs.map((r) => r.r99)) };
+      if (ROUNDS > 1) {
+        const each = (k: 'r50' | 'r99') => rs.map((r) => r[k].toFixed(2)).join(' ');
+        console.log(`${PROFILES[i]!.name.padEnd(27)} p50=${m.p50.toFixed(2)} (${each('r50')})  p99=${m.p99.toFixed(2)} (${each('r99')})`);
+      }
+      if (PROFILES[i]!.fwd) {
+        worst.p50 = Math.max(worst.p50, m.p50);
+        worst.p99 = Math.max(worst.p99, m.p99);
       }
     }
     await server.stop();
