@@ -8,14 +8,21 @@
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
 //   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--csv FILE] [--samples DIR]
+// Each client gets different packets, and over a couple of minutes their
+// paths can differ by more than the estimators do. So every profile also
+// replays chronyd's own samples (its measurements log, put back on the truth
+// with its System time) through our sync core: the row `ours@chr` is our
+// estimator on the packets chronyd got, the "same packets" ratio that
+// against chronyd live.
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
-// lines, chrony's measurements log) for bench/tools/replay-samples.ts.
+// lines, chrony's measurements log and System time readings) for
+// bench/tools/replay-samples.ts.
 // --rounds N runs every profile N times, one round after another, and reports
 // each profile's median over rounds of the per-round ratios: a single round's
 // ratio swings either side of 1 with what the path did in those minutes (the
 // throughput bench takes its ratios the same way).
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -23,7 +30,7 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
-import { quantiles } from './tools/replay-samples.js';
+import { parseChronyMeasurements, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
 
 interface Profile {
   name: string;
@@ -94,7 +101,7 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   child.stderr!.on('data', (d) => (log += d));
   return {
     log: () => log,
-    /** chrony's "System time" (its clock minus its estimate of true time) in ns, or null before it has a reference. */
+    /** chrony's "System time" in ns (its estimate of true time minus the system clock: positive is "slow of NTP time"), or null before it has a reference. */
     error(): number | null {
       try {
         const csv = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', 'tracking'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(',');
@@ -112,14 +119,14 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   };
 }
 
-async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; relay: RelayStats | null }> {
+async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; paired: ReturnType<typeof quantiles>; relay: RelayStats | null }> {
   const [srvHost, relayHost, clientHost] = lan.hosts as [Lan['hosts'][0], Lan['hosts'][0], Lan['hosts'][0]];
   const clientNs = p.fwd ? clientHost : srvHost;
   const relays: Relay[] = [];
   let target = (port: number) => ({ host: `${LAN_PREFIX}.${relayHost.index}`, port });
   if (p.fwd) {
     for (const [i, port] of (SHARED ? [20001] : SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
-      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: p.fwd, rev: p.rev!, seed: 1000 * index + i + 1, netns: relayHost.name }));
+      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: p.fwd, rev: p.rev!, seed: 1000 * index + 10 * round + i + 1, netns: relayHost.name }));
     }
   } else {
     target = () => ({ host: '127.0.0.1', port: 123 });
@@ -142,33 +149,39 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
   const t0 = Date.now();
   const so: Series = { points: [] };
   const sc: Series = { points: [] };
+  const readings: ChronyReading[] = [];
+  let relay: RelayStats | null = null;
   try {
     while (Date.now() - t0 < RUN_S * 1000) {
       const t = (Date.now() - t0) / 1000;
       const st = await ours.status();
       const synced = st?.source?.selected === true && st.synced;
       so.points.push({ t, errNs: synced ? Number(BigInt(st!.clock.offset_from_system_ns)) : null });
-      sc.points.push({ t, errNs: chrony.error() });
+      const wallNs = BigInt(Date.now()) * 1_000_000n;
+      const chronyErrNs = chrony.error();
+      if (chronyErrNs !== null) readings.push({ wallNs, systemTimeNs: chronyErrNs });
+      sc.points.push({ t, errNs: chronyErrNs });
       csvRows.push(`${index},${round},${t.toFixed(3)},${so.points.at(-1)!.errNs ?? ''},${sc.points.at(-1)!.errNs ?? ''}`);
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
-    const relay = relays.length ? await relays[0]!.stats() : null;
-    return { ours: stats(so), chrony: stats(sc), relay };
+    relay = relays.length ? await relays[0]!.stats() : null;
   } finally {
     await ours.stop();
     await chrony.stop();
     for (const r of relays) await r.stop();
-    if (SAMPLES) {
-      mkdirSync(SAMPLES, { recursive: true });
-      const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
-      writeFileSync(path.join(SAMPLES, `${tag}-ours.log`), lines.join('\n') + '\n');
-      try {
-        copyFileSync(path.join(dir, 'chrony', 'measurements.log'), path.join(SAMPLES, `${tag}-chrony.log`));
-      } catch {
-        // chrony had no measurement to log
-      }
-    }
   }
+  // Our estimator on chronyd's own packets: the two estimators on the same measurements.
+  const measurementsLog = path.join(dir, 'chrony', 'measurements.log');
+  const chronyLog = existsSync(measurementsLog) ? readFileSync(measurementsLog, 'utf8') : '';
+  const paired = replay(parseChronyMeasurements(chronyLog, readings)).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
+  if (SAMPLES) {
+    mkdirSync(SAMPLES, { recursive: true });
+    const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
+    writeFileSync(path.join(SAMPLES, `${tag}-ours.log`), lines.join('\n') + '\n');
+    writeFileSync(path.join(SAMPLES, `${tag}-chrony.log`), chronyLog);
+    writeFileSync(path.join(SAMPLES, `${tag}-chrony-readings.csv`), ['wall_ns,system_time_ns', ...readings.map((r) => `${r.wallNs},${r.systemTimeNs}`)].join('\n') + '\n');
+  }
+  return { ours: stats(so), chrony: stats(sc), paired: quantiles(paired), relay };
 }
 
 async function main(): Promise<void> {
@@ -210,7 +223,8 @@ async function main(): Promise<void> {
     console.log(`accuracy: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
     console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99');
     const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
-    const ratios = new Map<number, { r50: number; r99: number }[]>();
+    /** Per profile, per round: live ours/chrony, and ours replayed on chronyd's own packets / chrony live. */
+    const ratios = new Map<number, { live: { p50: number; p99: number }; paired: { p50: number; p99: number } }[]>();
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) console.log(`round ${round}`);
       for (const [i, p] of PROFILES.entries()) {
@@ -220,8 +234,12 @@ async function main(): Promise<void> {
         for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
           console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
         }
-        const ratio = { r50: r.ours.p50 / r.chrony.p50, r99: r.ours.p99 / r.chrony.p99 };
-        console.log(`${''.padEnd(27)} ours/chrony p50=${ratio.r50.toFixed(2)} p99=${ratio.r99.toFixed(2)}`);
+        console.log(`${p.name.padEnd(27)} ${'ours@chr'.padEnd(10)} ${us(r.paired.p50)} ${us(r.paired.p99)} ${us(r.paired.max)}`);
+        const ratio = {
+          live: { p50: r.ours.p50 / r.chrony.p50, p99: r.ours.p99 / r.chrony.p99 },
+          paired: { p50: r.paired.p50 / r.chrony.p50, p99: r.paired.p99 / r.chrony.p99 },
+        };
+        console.log(`${''.padEnd(27)} ours/chrony p50=${ratio.live.p50.toFixed(2)} p99=${ratio.live.p99.toFixed(2)}; same packets p50=${ratio.paired.p50.toFixed(2)} p99=${ratio.paired.p99.toFixed(2)}`);
         ratios.set(i, [...(ratios.get(i) ?? []), ratio]);
       }
     }
@@ -232,16 +250,16 @@ async function main(): Promise<void> {
       return a.length % 2 ? a[a.length >> 1]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
     };
     const worst = { p50: 0, p99: 0 };
-    if (ROUNDS > 1) console.log(`median over ${ROUNDS} rounds of ours/chrony (each round's in brackets)`);
+    console.log(`ours/chrony${ROUNDS > 1 ? `, median over ${ROUNDS} rounds (each round's in brackets)` : ''}; "same packets": our estimator replayed on chronyd's samples`);
     for (const [i, rs] of ratios) {
-      const m = { p50: median(rs.map((r) => r.r50)), p99: median(rs.map((r) => r.r99)) };
-      if (ROUNDS > 1) {
-        const each = (k: 'r50' | 'r99') => rs.map((r) => r[k].toFixed(2)).join(' ');
-        console.log(`${PROFILES[i]!.name.padEnd(27)} p50=${m.p50.toFixed(2)} (${each('r50')})  p99=${m.p99.toFixed(2)} (${each('r99')})`);
-      }
+      const cell = (k: 'live' | 'paired', q: 'p50' | 'p99') => {
+        const m = median(rs.map((r) => r[k][q]));
+        return `${q}=${m.toFixed(2)}${ROUNDS > 1 ? ` (${rs.map((r) => r[k][q].toFixed(2)).join(' ')})` : ''}`;
+      };
+      console.log(`${PROFILES[i]!.name.padEnd(27)} live ${cell('live', 'p50')} ${cell('live', 'p99')}; same packets ${cell('paired', 'p50')} ${cell('paired', 'p99')}`);
       if (PROFILES[i]!.fwd) {
-        worst.p50 = Math.max(worst.p50, m.p50);
-        worst.p99 = Math.max(worst.p99, m.p99);
+        worst.p50 = Math.max(worst.p50, median(rs.map((r) => r.live.p50)));
+        worst.p99 = Math.max(worst.p99, median(rs.map((r) => r.live.p99)));
       }
     }
     await server.stop();

@@ -5,7 +5,10 @@
 // fresh clock filter + discipline driving a virtual clock, and reading that
 // clock's error every 250 ms as the benchmark does, compares estimators on
 // the very same measurements in seconds, where a new run through this noisy
-// VM takes minutes and never sees the same traffic twice.
+// VM takes minutes and never sees the same traffic twice. A FILE ending in
+// -chrony.log (chronyd's measurements log, with the -chrony-readings.csv that
+// bench/accuracy writes beside it) replays chronyd's own samples: our
+// estimator on the packets chronyd got, against chronyd's live figures.
 // --bootstrap N replays N samples drawn with replacement from each file (at
 // 1 s ± 10 %, as the client polls): the same noise, long enough for stable
 // statistics.
@@ -13,7 +16,8 @@
 // options ("raw": true also bypasses the clock filter: every sample to the
 // discipline).
 //   node --import tsx bench/tools/replay-samples.ts FILE... [--warmup S] [--bootstrap N]
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 
 import { FIRST_STEP_NS } from '../../src/cluster/node.js';
 import { VirtualClock } from '../../src/clock/virtual.js';
@@ -40,6 +44,54 @@ export function parseSamples(text: string): RawSample[] {
     out.push({ sysNs: BigInt(f['sys_ns']), trueOffsetNs: Number(BigInt(f['offset_ns']) + BigInt(f['local_minus_sys_ns'])), delayNs: Number(f['delay_ns']) });
   }
   return out;
+}
+
+/** chronyd's "System time" (tracking), read at a wall-clock time; see parseChronyMeasurements. */
+export interface ChronyReading {
+  wallNs: bigint;
+  systemTimeNs: number;
+}
+
+/**
+ * chronyd's measurements log (`log measurements`) from a `chronyd -x` run on
+ * the true clock, as samples against the truth: replaying them through our
+ * sync core compares the two estimators on the very same packets. With -x
+ * chronyd measures against its own virtual clock (the system clock plus the
+ * corrections it would have made), so each logged Offset (source − that
+ * clock; positive: the clock is slow) is put back on the truth with the
+ * System time read last before it (`chronyc -c tracking`; positive: the
+ * system clock is slow of chronyd's estimate, i.e. that estimate − system
+ * clock): truth offset = Offset + System time. Log lines carry whole seconds;
+ * samples logged in the same second are spread evenly across it.
+ */
+export function parseChronyMeasurements(text: string, readings: ChronyReading[]): RawSample[] {
+  const rows = text.split('\n').filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /.test(l)).map((l) => l.trim().split(/\s+/));
+  const out: RawSample[] = [];
+  let r = 0;
+  for (let i = 0; i < rows.length; ) {
+    let j = i;
+    while (j < rows.length && rows[j]![1] === rows[i]![1]) j++;
+    const secNs = BigInt(Date.parse(`${rows[i]![0]}T${rows[i]![1]}Z`)) * 1_000_000n;
+    for (let k = i; k < j; k++) {
+      const sysNs = secNs + BigInt(Math.floor((1e9 * (k - i)) / (j - i)));
+      while (r + 1 < readings.length && readings[r + 1]!.wallNs <= sysNs) r++;
+      const systemTimeNs = readings[r] && readings[r]!.wallNs <= sysNs ? readings[r]!.systemTimeNs : 0;
+      // Columns: date, time, address, leap, stratum, tests ×3, LP, RP, score, Offset, Peer delay, ...
+      out.push({ sysNs, trueOffsetNs: Number(rows[k]![11]) * 1e9 + systemTimeNs, delayNs: Number(rows[k]![12]) * 1e9 });
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** bench/accuracy's `<tag>-chrony-readings.csv`: wall_ns,system_time_ns per line. */
+export function parseChronyReadings(text: string): ChronyReading[] {
+  return text
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','))
+    .map(([wall, st]) => ({ wallNs: BigInt(wall!), systemTimeNs: Number(st) }));
 }
 
 const SAMPLE_NS = 250_000_000n;
@@ -106,7 +158,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log('file                                   samples  true offset p50 (least-delay 10 %)   replayed |error| p50    p99    max');
   const variants: Record<string, DisciplineOptions & { raw?: boolean }> = JSON.parse(process.env['VARIANTS'] ?? '{"current":{}}');
   for (const file of files) {
-    const parsed = parseSamples(readFileSync(file, 'utf8'));
+    const readingsFile = file.replace(/-chrony\.log$/, '-chrony-readings.csv');
+    if (file.endsWith('-chrony.log') && !existsSync(readingsFile)) {
+      console.log(`${file}: no ${path.basename(readingsFile)} beside it (chronyd's System time), so no truth for its samples; skipped`);
+      continue;
+    }
+    const parsed = file.endsWith('-chrony.log') ? parseChronyMeasurements(readFileSync(file, 'utf8'), parseChronyReadings(readFileSync(readingsFile, 'utf8'))) : parseSamples(readFileSync(file, 'utf8'));
     const samples = boot ? bootstrap(parsed, boot, 1) : parsed;
     const byDelay = [...samples].sort((a, b) => a.delayNs - b.delayNs).slice(0, Math.max(1, Math.floor(samples.length / 10)));
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
