@@ -10,19 +10,19 @@
 //   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--csv FILE] [--samples DIR]
 // Each client gets different packets, and over a couple of minutes their
 // paths can differ by more than the estimators do. So every profile also
-// replays chronyd's own samples (its measurements log, put back on the truth
-// with its System time) through our sync core: the row `ours@chr` is our
-// estimator on the packets chronyd got, the "same packets" ratio that
+// replays chronyd's own samples (read with chronyc every 250 ms, put back on
+// the truth with its System time) through our sync core: the row `ours@chr`
+// is our estimator on the packets chronyd got, the "same packets" ratio that
 // against chronyd live.
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
-// lines, chrony's measurements log and System time readings) for
+// lines; chronyd's readings and measurements log) for
 // bench/tools/replay-samples.ts.
 // --rounds N runs every profile N times, one round after another, and reports
 // each profile's median over rounds of the per-round ratios: a single round's
 // ratio swings either side of 1 with what the path did in those minutes (the
 // throughput bench takes its ratios the same way).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -30,7 +30,7 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
-import { parseChronyMeasurements, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
+import { chronySamples, formatChronyReadings, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
 
 interface Profile {
   name: string;
@@ -101,12 +101,27 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   child.stderr!.on('data', (d) => (log += d));
   return {
     log: () => log,
-    /** chrony's "System time" in ns (its estimate of true time minus the system clock: positive is "slow of NTP time"), or null before it has a reference. */
-    error(): number | null {
+    /**
+     * One reading (`chronyc -c tracking` and `ntpdata`): chronyd's "System time" in ns (its estimate of
+     * true time minus the system clock, which with -x is its error), or null before it has a reference.
+     */
+    read(): ChronyReading | null {
       try {
-        const csv = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', 'tracking'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(',');
-        if (csv[0] === '00000000' || Number(csv[2]) === 0) return null;
-        return Number(csv[4]) * 1e9;
+        const wallNs = BigInt(Date.now()) * 1_000_000n;
+        const [tracking, ntpdata] = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', '-m', 'tracking', 'ntpdata'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] })
+          .trim()
+          .split('\n')
+          .map((l) => l.split(','));
+        if (!tracking || !ntpdata || tracking[0] === '00000000' || Number(tracking[2]) === 0) return null;
+        const [sec, frac = ''] = tracking[3]!.split('.');
+        return {
+          wallNs,
+          systemTimeNs: Number(tracking[4]) * 1e9,
+          refTimeNs: BigInt(sec!) * 1_000_000_000n + BigInt(frac.padEnd(9, '0').slice(0, 9)),
+          validRx: Number(ntpdata[32]),
+          offsetNs: Number(ntpdata[18]) * 1e9,
+          delayNs: Number(ntpdata[19]) * 1e9,
+        };
       } catch {
         return null;
       }
@@ -157,10 +172,9 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
       const st = await ours.status();
       const synced = st?.source?.selected === true && st.synced;
       so.points.push({ t, errNs: synced ? Number(BigInt(st!.clock.offset_from_system_ns)) : null });
-      const wallNs = BigInt(Date.now()) * 1_000_000n;
-      const chronyErrNs = chrony.error();
-      if (chronyErrNs !== null) readings.push({ wallNs, systemTimeNs: chronyErrNs });
-      sc.points.push({ t, errNs: chronyErrNs });
+      const reading = chrony.read();
+      if (reading) readings.push(reading);
+      sc.points.push({ t, errNs: reading?.systemTimeNs ?? null });
       csvRows.push(`${index},${round},${t.toFixed(3)},${so.points.at(-1)!.errNs ?? ''},${sc.points.at(-1)!.errNs ?? ''}`);
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
@@ -171,15 +185,17 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
     for (const r of relays) await r.stop();
   }
   // Our estimator on chronyd's own packets: the two estimators on the same measurements.
-  const measurementsLog = path.join(dir, 'chrony', 'measurements.log');
-  const chronyLog = existsSync(measurementsLog) ? readFileSync(measurementsLog, 'utf8') : '';
-  const paired = replay(parseChronyMeasurements(chronyLog, readings)).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
+  const paired = replay(chronySamples(readings)).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
   if (SAMPLES) {
     mkdirSync(SAMPLES, { recursive: true });
     const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
     writeFileSync(path.join(SAMPLES, `${tag}-ours.log`), lines.join('\n') + '\n');
-    writeFileSync(path.join(SAMPLES, `${tag}-chrony.log`), chronyLog);
-    writeFileSync(path.join(SAMPLES, `${tag}-chrony-readings.csv`), ['wall_ns,system_time_ns', ...readings.map((r) => `${r.wallNs},${r.systemTimeNs}`)].join('\n') + '\n');
+    writeFileSync(path.join(SAMPLES, `${tag}-chrony-readings.csv`), formatChronyReadings(readings));
+    try {
+      copyFileSync(path.join(dir, 'chrony', 'measurements.log'), path.join(SAMPLES, `${tag}-chrony.log`));
+    } catch {
+      // chrony had no measurement to log
+    }
   }
   return { ours: stats(so), chrony: stats(sc), paired: quantiles(paired), relay };
 }

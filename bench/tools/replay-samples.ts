@@ -6,9 +6,8 @@
 // clock's error every 250 ms as the benchmark does, compares estimators on
 // the very same measurements in seconds, where a new run through this noisy
 // VM takes minutes and never sees the same traffic twice. A FILE ending in
-// -chrony.log (chronyd's measurements log, with the -chrony-readings.csv that
-// bench/accuracy writes beside it) replays chronyd's own samples: our
-// estimator on the packets chronyd got, against chronyd's live figures.
+// -chrony-readings.csv (bench/accuracy's readings of its chronyd) replays
+// chronyd's own samples: our estimator on the packets chronyd got.
 // --bootstrap N replays N samples drawn with replacement from each file (at
 // 1 s ± 10 %, as the client polls): the same noise, long enough for stable
 // statistics.
@@ -16,8 +15,7 @@
 // options ("raw": true also bypasses the clock filter: every sample to the
 // discipline).
 //   node --import tsx bench/tools/replay-samples.ts FILE... [--warmup S] [--bootstrap N]
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 
 import { FIRST_STEP_NS } from '../../src/cluster/node.js';
 import { VirtualClock } from '../../src/clock/virtual.js';
@@ -46,52 +44,58 @@ export function parseSamples(text: string): RawSample[] {
   return out;
 }
 
-/** chronyd's "System time" (tracking), read at a wall-clock time; see parseChronyMeasurements. */
+/**
+ * One reading of a `chronyd -x` client (bench/accuracy, every 250 ms):
+ * `chronyc -c tracking` and `ntpdata` together.
+ */
 export interface ChronyReading {
+  /** System time (the truth) when read. */
   wallNs: bigint;
+  /** chronyd's estimate of true time − the system clock (tracking "System time"; positive: "slow of NTP time"). */
   systemTimeNs: number;
+  /** When chronyd last updated its clock (tracking "Ref time"), ns. */
+  refTimeNs: bigint;
+  /** ntpdata "Total valid RX": goes up by one with each new sample. */
+  validRx: number;
+  /** The last sample: offset (source − chronyd's clock) and round-trip delay. */
+  offsetNs: number;
+  delayNs: number;
 }
 
 /**
- * chronyd's measurements log (`log measurements`) from a `chronyd -x` run on
- * the true clock, as samples against the truth: replaying them through our
- * sync core compares the two estimators on the very same packets. With -x
- * chronyd measures against its own virtual clock (the system clock plus the
- * corrections it would have made), so each logged Offset (source − that
- * clock; positive: the clock is slow) is put back on the truth with the
- * System time read last before it (`chronyc -c tracking`; positive: the
- * system clock is slow of chronyd's estimate, i.e. that estimate − system
- * clock): truth offset = Offset + System time. Log lines carry whole seconds;
- * samples logged in the same second are spread evenly across it.
+ * chronyd's own samples from its readings, against the truth: replaying them
+ * through our sync core compares the two estimators on the very same
+ * packets. With -x chronyd measures against its own virtual clock (the
+ * system clock plus the corrections it would have made), so a new sample's
+ * offset is put back on the truth with the System time of the reading before
+ * it, which is the correction in force when the sample was taken (chronyd
+ * updates its clock right after each sample, at its Ref time, which is the
+ * sample's time here). A reading that shows more than one new sample (an
+ * iburst) gives the last one only.
  */
-export function parseChronyMeasurements(text: string, readings: ChronyReading[]): RawSample[] {
-  const rows = text.split('\n').filter((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /.test(l)).map((l) => l.trim().split(/\s+/));
+export function chronySamples(readings: ChronyReading[]): RawSample[] {
   const out: RawSample[] = [];
-  let r = 0;
-  for (let i = 0; i < rows.length; ) {
-    let j = i;
-    while (j < rows.length && rows[j]![1] === rows[i]![1]) j++;
-    const secNs = BigInt(Date.parse(`${rows[i]![0]}T${rows[i]![1]}Z`)) * 1_000_000n;
-    for (let k = i; k < j; k++) {
-      const sysNs = secNs + BigInt(Math.floor((1e9 * (k - i)) / (j - i)));
-      while (r + 1 < readings.length && readings[r + 1]!.wallNs <= sysNs) r++;
-      const systemTimeNs = readings[r] && readings[r]!.wallNs <= sysNs ? readings[r]!.systemTimeNs : 0;
-      // Columns: date, time, address, leap, stratum, tests ×3, LP, RP, score, Offset, Peer delay, ...
-      out.push({ sysNs, trueOffsetNs: Number(rows[k]![11]) * 1e9 + systemTimeNs, delayNs: Number(rows[k]![12]) * 1e9 });
-    }
-    i = j;
+  for (let i = 1; i < readings.length; i++) {
+    const prev = readings[i - 1]!, r = readings[i]!;
+    if (r.validRx <= prev.validRx) continue;
+    out.push({ sysNs: r.refTimeNs !== prev.refTimeNs ? r.refTimeNs : r.wallNs, trueOffsetNs: r.offsetNs + prev.systemTimeNs, delayNs: r.delayNs });
   }
   return out;
 }
 
-/** bench/accuracy's `<tag>-chrony-readings.csv`: wall_ns,system_time_ns per line. */
+const READING_FIELDS = ['wall_ns', 'system_time_ns', 'ref_time_ns', 'valid_rx', 'offset_ns', 'delay_ns'] as const;
+
+export function formatChronyReadings(readings: ChronyReading[]): string {
+  return [READING_FIELDS.join(','), ...readings.map((r) => [r.wallNs, r.systemTimeNs, r.refTimeNs, r.validRx, r.offsetNs, r.delayNs].join(','))].join('\n') + '\n';
+}
+
 export function parseChronyReadings(text: string): ChronyReading[] {
   return text
     .trim()
     .split('\n')
     .slice(1)
     .map((l) => l.split(','))
-    .map(([wall, st]) => ({ wallNs: BigInt(wall!), systemTimeNs: Number(st) }));
+    .map(([wall, st, ref, rx, off, delay]) => ({ wallNs: BigInt(wall!), systemTimeNs: Number(st), refTimeNs: BigInt(ref!), validRx: Number(rx), offsetNs: Number(off), delayNs: Number(delay) }));
 }
 
 const SAMPLE_NS = 250_000_000n;
@@ -158,12 +162,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log('file                                   samples  true offset p50 (least-delay 10 %)   replayed |error| p50    p99    max');
   const variants: Record<string, DisciplineOptions & { raw?: boolean }> = JSON.parse(process.env['VARIANTS'] ?? '{"current":{}}');
   for (const file of files) {
-    const readingsFile = file.replace(/-chrony\.log$/, '-chrony-readings.csv');
-    if (file.endsWith('-chrony.log') && !existsSync(readingsFile)) {
-      console.log(`${file}: no ${path.basename(readingsFile)} beside it (chronyd's System time), so no truth for its samples; skipped`);
-      continue;
-    }
-    const parsed = file.endsWith('-chrony.log') ? parseChronyMeasurements(readFileSync(file, 'utf8'), parseChronyReadings(readFileSync(readingsFile, 'utf8'))) : parseSamples(readFileSync(file, 'utf8'));
+    const parsed = file.endsWith('-chrony-readings.csv') ? chronySamples(parseChronyReadings(readFileSync(file, 'utf8'))) : parseSamples(readFileSync(file, 'utf8'));
     const samples = boot ? bootstrap(parsed, boot, 1) : parsed;
     const byDelay = [...samples].sort((a, b) => a.delayNs - b.delayNs).slice(0, Math.max(1, Math.floor(samples.length / 10)));
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
