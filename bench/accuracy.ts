@@ -102,8 +102,8 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   return {
     log: () => log,
     /**
-     * One reading (`chronyc -c tracking` and `ntpdata`): chronyd's "System time" in ns (its estimate of
-     * true time minus the system clock, which with -x is its error), or null before it has a reference.
+     * One reading (`chronyc -c tracking` and `ntpdata`), or null before chronyd has a reference. Its
+     * System time is chronyd's estimate of true time minus the system clock: with -x, its error.
      */
     read(): ChronyReading | null {
       try {

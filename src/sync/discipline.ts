@@ -192,7 +192,7 @@ export class Discipline {
         // least-delayed sample is one sample's noise all the same. Halving k spreads them.
         for (let kk = k; ; kk /= 2) {
           for (let i = 0; i < n; i++) ws[i] = v0 / (v0 + kk * e2[i]!);
-          if (effectiveCount(ws) >= Math.min(n, MIN_EFFECTIVE_POINTS) - 1e-9) break;
+          if (effectiveCount(ws) >= MIN_EFFECTIVE_POINTS - 1e-9) break;
         }
         line = fitLine(xs, ys, ws) ?? line;
       }
@@ -216,7 +216,7 @@ export class Discipline {
 
 /** Fewer points than this say too little about how variance grows with delay. */
 const MIN_WEIGHTED_POINTS = 8;
-/** The fewest points (effectiveCount) a weighted fit may rest on. */
+/** The fewest points (effectiveCount) a weighted fit may rest on (fewer than MIN_WEIGHTED_POINTS). */
 const MIN_EFFECTIVE_POINTS = 4;
 /** (1 µs)²: the floor of the delay-independent variance, about the clock's precision. */
 const MIN_VARIANCE_NS2 = 1e6;
