@@ -46,6 +46,9 @@ const allSynced = (ss: (Status | null)[]) => {
 async function run(n: number): Promise<string> {
   const lan = createLan('elt', n);
   const base = mkdtempSync(path.join(tmpdir(), 'ct-elt-'));
+  // On Ctrl-C test/helpers/netns.ts removes the namespaces and calls process.exit, which runs only 'exit' handlers.
+  const removeBase = () => rmSync(base, { recursive: true, force: true });
+  process.once('exit', removeBase);
   const peers = lan.hosts.map((h) => `${h.address}:12300`);
   const nodes = lan.hosts.map((h, i) =>
     DaemonProc.write(path.join(base, `n${i}`), { id: `n${i}`, priority: i, address: h.address, ntpPort: 123, clusterPort: 12300, peers, start: '1970-01-01T00:00:00Z', netns: h.name }),
@@ -84,7 +87,8 @@ async function run(n: number): Promise<string> {
   } finally {
     for (const x of nodes) await x.stop(3000);
     lan.destroy();
-    rmSync(base, { recursive: true, force: true });
+    removeBase();
+    process.off('exit', removeBase);
   }
 }
 
