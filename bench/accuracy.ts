@@ -30,7 +30,7 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
-import { chronySamples, formatChronyReadings, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
+import { chronySamples, formatChronyReadings, median, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
 
 interface Profile {
   name: string;
@@ -260,10 +260,6 @@ async function main(): Promise<void> {
     }
     // Each profile's ratio: the median over rounds; the last line's, the worst profile's (the loopback
     // row is left out: there both clients are within a microsecond and the ratio is of noise).
-    const median = (xs: number[]) => {
-      const a = [...xs].sort((x, y) => x - y);
-      return a.length % 2 ? a[a.length >> 1]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2;
-    };
     const worst = { p50: 0, p99: 0 };
     console.log(`ours/chrony${ROUNDS > 1 ? `, median over ${ROUNDS} rounds (each round's in brackets)` : ''}; "same packets": our estimator replayed on chronyd's samples`);
     for (const [i, rs] of ratios) {

@@ -144,6 +144,13 @@ export function bootstrap(from: RawSample[], n: number, seed: number): RawSample
   });
 }
 
+/** The median (the mean of the middle two for an even count); NaN for none. */
+export function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length === 0 ? NaN : a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
 /** |x| statistics, as bench/accuracy reports them. */
 export function quantiles(xs: number[]): { p50: number; p99: number; max: number; n: number } {
   const a = xs.map(Math.abs).sort((x, y) => x - y);
@@ -165,7 +172,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const parsed = file.endsWith('-chrony-readings.csv') ? chronySamples(parseChronyReadings(readFileSync(file, 'utf8'))) : parseSamples(readFileSync(file, 'utf8'));
     const samples = boot ? bootstrap(parsed, boot, 1) : parsed;
     const byDelay = [...samples].sort((a, b) => a.delayNs - b.delayNs).slice(0, Math.max(1, Math.floor(samples.length / 10)));
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
     console.log(`${file.slice(-38).padEnd(38)} ${String(samples.length).padStart(7)}  ${us(median(samples.map((s) => s.trueOffsetNs)))} (${us(median(byDelay.map((s) => s.trueOffsetNs)))})`);
     for (const [name, v] of Object.entries(variants)) {
       const q = quantiles(replay(samples, v).filter((e) => e.tS >= warmupS).map((e) => e.errNs));
