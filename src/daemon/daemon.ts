@@ -78,6 +78,8 @@ export class Daemon {
   #clusterGroup: UdpEndpoint | null = null;
   #clients = new Map<4 | 6, UdpEndpoint>();
   #txIds = new Map<string, number>();
+  /** Per source, the last request's user-space T1 and, once it arrives, its kernel TX stamp (sample log only). */
+  #lastT1 = new Map<string, { userNs: bigint; kernelNs: bigint | null }>();
   #timer: NodeJS.Timeout | null = null;
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
@@ -276,8 +278,11 @@ export class Daemon {
         onTxStamp: (id, txNs) => {
           for (const [sourceId, txId] of this.#txIds) {
             if (txId === id) {
-              this.node.onNtpSent(sourceId, this.clock.cookedNs(txNs));
+              const t1Ns = this.clock.cookedNs(txNs);
+              this.node.onNtpSent(sourceId, t1Ns);
               this.#txIds.delete(sourceId);
+              const last = this.#lastT1.get(sourceId);
+              if (last) last.kernelNs = t1Ns;
             }
           }
         },
@@ -336,6 +341,7 @@ export class Daemon {
             const t1Ns = this.clock.cookedNs(realtimeNs());
             const id = this.#client(family).send(a.bytes, a.port, a.address, { txStamp: true });
             this.node.onNtpSent(a.sourceId, t1Ns);
+            this.#lastT1.set(a.sourceId, { userNs: t1Ns, kernelNs: null });
             if (id >= 0) this.#txIds.set(a.sourceId, id);
           } catch (e) {
             this.#log.debug('ntp send failed', { to: a.address, error: errorCode(e) });
@@ -436,7 +442,10 @@ export class Daemon {
         // (bench/tools/replay-samples.ts) against the true time.
         if (log.level === 'debug') {
           const sys = realtimeNs();
-          log.debug('sample', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId, offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: sys, local_minus_sys_ns: this.clock.cookedNs(sys) - sys });
+          // t1_kernel_lag_ns: how long after the user-space stamp the kernel's TX stamp was taken (absent: T1 was the user stamp).
+          const t1 = this.#lastT1.get(e.sourceId);
+          const lag = t1?.kernelNs != null ? { t1_kernel_lag_ns: t1.kernelNs - t1.userNs } : {};
+          log.debug('sample', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId, offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: sys, local_minus_sys_ns: this.clock.cookedNs(sys) - sys, ...lag });
         }
         break;
       case 'synced':

@@ -4,7 +4,7 @@
  * reordering, and the whole link can be partitioned. Every client address gets
  * its own upstream socket, so the target's replies find their way back.
  *
- *   relay LISTEN_ADDR:PORT TARGET_ADDR:PORT [--fwd SPEC] [--rev SPEC] [--seed N]
+ *   relay LISTEN_ADDR:PORT TARGET_ADDR:PORT [--fwd SPEC] [--rev SPEC] [--seed N] [--rt PRIO]
  *   SPEC: delay=US,jitter=US,dist=uniform|normal|exp,loss=P,dup=P,reorder=P
  *
  * Control lines on stdin (answers on stdout, one line each):
@@ -15,6 +15,12 @@
  * the kernel's receive stamp (SO_TIMESTAMPNS), not from when the relay got
  * round to reading the datagram, so its own wake-up latency is not added to
  * the link (unless it exceeds the delay, when it shows as lateness).
+ * --rt PRIO runs the relay SCHED_FIFO at PRIO, so the hosts' own work cannot
+ * preempt it while it waits out a deadline: on this 2-CPU VM its lateness on
+ * the jittered links fell from p99 ≈ 550 µs to ≈ 100 µs. Opt-in: it spins as
+ * a real-time task before every deadline, which under sustained traffic would
+ * take a CPU (the kernel's RT throttling still leaves others 5 %); "rt" in
+ * `stats` says whether the kernel granted it.
  * IPv4 only. Holds at most MAX_QUEUE datagrams in flight; more are dropped. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -48,6 +55,7 @@ static int heap_n;
 static struct client clients[MAX_CLIENTS];
 static int n_clients;
 static int partitioned;
+static int realtime;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t n_fwd, n_lost, n_dup, n_reordered, n_partition, n_overflow;
 static uint32_t late_ns[LATE_SAMPLES];
@@ -214,9 +222,9 @@ static void print_stats(void) {
   memcpy(sorted, late_ns, n * sizeof *sorted);
   qsort(sorted, n, sizeof *sorted, cmp_u32);
   double p50 = n ? sorted[n / 2] / 1e3 : 0, p99 = n ? sorted[(n * 99) / 100] / 1e3 : 0, mx = n ? sorted[n - 1] / 1e3 : 0;
-  printf("{\"forwarded\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,\"partition_dropped\":%llu,\"overflow\":%llu,"
+  printf("{\"rt\":%s,\"forwarded\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,\"partition_dropped\":%llu,\"overflow\":%llu,"
          "\"late_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
-         (unsigned long long)n_fwd, (unsigned long long)n_lost, (unsigned long long)n_dup, (unsigned long long)n_reordered,
+         realtime ? "true" : "false", (unsigned long long)n_fwd, (unsigned long long)n_lost, (unsigned long long)n_dup, (unsigned long long)n_reordered,
          (unsigned long long)n_partition, (unsigned long long)n_overflow, p50, p99, mx);
   fflush(stdout);
 }
@@ -238,7 +246,7 @@ static int control(char *line) {
 int main(int argc, char **argv) {
   struct sockaddr_in listen_at, target;
   if (argc < 3 || parse_addr(argv[1], &listen_at) || parse_addr(argv[2], &target)) {
-    fprintf(stderr, "usage: relay LISTEN_ADDR:PORT TARGET_ADDR:PORT [--fwd SPEC] [--rev SPEC] [--seed N]\n");
+    fprintf(stderr, "usage: relay LISTEN_ADDR:PORT TARGET_ADDR:PORT [--fwd SPEC] [--rev SPEC] [--seed N] [--rt PRIO]\n");
     return 2;
   }
   for (int i = 3; i + 1 < argc; i += 2) {
@@ -246,6 +254,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--fwd")) bad = parse_spec(argv[i + 1], &fwd);
     else if (!strcmp(argv[i], "--rev")) bad = parse_spec(argv[i + 1], &rev);
     else if (!strcmp(argv[i], "--seed")) rng_state = strtoull(argv[i + 1], NULL, 10) * 0x9e3779b97f4a7c15ULL + 1;
+    else if (!strcmp(argv[i], "--rt")) {
+      struct sched_param sp = {.sched_priority = atoi(argv[i + 1])};
+      if (sp.sched_priority < 1 || sp.sched_priority > 99) bad = 1;
+      else realtime = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+    }
     else bad = 1;
     if (bad) { fprintf(stderr, "relay: bad option %s %s\n", argv[i], argv[i + 1]); return 2; }
   }

@@ -21,6 +21,8 @@ export interface LinkSpec {
 }
 
 export interface RelayStats {
+  /** Whether the relay runs SCHED_FIFO (asked with rtPriority, granted by the kernel). */
+  rt: boolean;
   forwarded: number;
   lost: number;
   duplicated: number;
@@ -68,8 +70,9 @@ export class Relay {
   }
 
   /** Starts a relay from `listen` to `target` ("a.b.c.d:port"), inside `netns` when given. */
-  static async start(o: { listen: string; target: string; fwd?: LinkSpec; rev?: LinkSpec; seed?: number; netns?: string }): Promise<Relay> {
+  static async start(o: { listen: string; target: string; fwd?: LinkSpec; rev?: LinkSpec; seed?: number; netns?: string; rtPriority?: number }): Promise<Relay> {
     const argv = [buildRelay(), o.listen, o.target, '--fwd', specText(o.fwd ?? {}), '--rev', specText(o.rev ?? {}), '--seed', String(o.seed ?? 1)];
+    if (o.rtPriority !== undefined) argv.push('--rt', String(o.rtPriority));
     if (o.netns) argv.unshift('ip', 'netns', 'exec', o.netns);
     let err = '';
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
