@@ -5,6 +5,16 @@ import { PHI, MAX_DISPERSION_NS, type Sample } from '../ntp/wire.js';
 export const FILTER_STAGES = 8;
 /** A new source's first samples (an iburst's worth) all pass: there is nothing to judge them by yet. */
 const BURST_STAGES = 4;
+/** Samples each half of the register must have seen before the slower half may be let through. */
+const GATE_MIN_SEEN = 16;
+/** Memory of the per-half mean squares, in samples (exponential). */
+const GATE_MEMORY = 32;
+/**
+ * The slower half passes while its mean square offset stays under this many times the quicker
+ * half's. With equal weights, adding n samples of variance v_s to n of v_q helps while v_s < 3·v_q;
+ * 2 leaves room for the bias a slower sample can carry besides its spread.
+ */
+const GATE_RATIO = 2;
 
 interface Stage {
   offsetNs: bigint;
@@ -27,6 +37,14 @@ export interface FilterOutput {
 export class ClockFilter {
   #stages: Stage[] = [];
   #lastUsedNs: bigint | null = null;
+  /** Per half of the register by delay (at or under its median, over it): mean square offset (ns²) and count. */
+  #quick = { ms: 0, seen: 0 };
+  #slow = { ms: 0, seen: 0 };
+
+  /** Whether samples slower than the register's median currently pass (see add). */
+  get slowHalfPasses(): boolean {
+    return this.#quick.seen >= GATE_MIN_SEEN && this.#slow.seen >= GATE_MIN_SEEN && this.#slow.ms < GATE_RATIO * this.#quick.ms;
+  }
 
   get size(): number {
     return this.#stages.length;
@@ -38,8 +56,14 @@ export class ClockFilter {
    * newer than the last one used (never a sample twice); at a fixed poll that
    * is about one sample in eight. We also pass on a new sample whose delay is
    * no more than the register's median: the regression discipline does the
-   * averaging, so every well-delayed sample should reach it, while the
-   * slower half (the ones queueing delay skews) is still held back. A new
+   * averaging, so every well-delayed sample should reach it. The slower half
+   * is held back while it is worse: where queueing on one leg is what varies
+   * the delay, it is skewed by up to half its extra delay, but where delay
+   * varies evenly on both legs (symmetric jitter) it is as good as the
+   * quicker half, and holding it back only halves the samples. So the filter
+   * keeps each half's mean square offset (against the clock as corrected
+   * since: once locked, each sample's error) and lets the slower half through
+   * while its mean square is under GATE_RATIO times the quicker half's. A new
    * source's first BURST_STAGES samples all pass: nothing to judge them by.
    */
   add(s: Sample): FilterOutput | null {
@@ -53,10 +77,16 @@ export class ClockFilter {
     if (this.#stages.length > FILTER_STAGES) this.#stages.pop();
     const sorted = [...this.#stages].sort((a, b) => a.delayNs - b.delayNs || a.dispersionNs - b.dispersionNs);
     const median = sorted[(sorted.length - 1) >> 1]!.delayNs;
+    const slow = sorted.length > BURST_STAGES && fresh.delayNs > median;
+    if (sorted.length > BURST_STAGES) {
+      const half = slow ? this.#slow : this.#quick;
+      const off = Number(fresh.offsetNs);
+      half.ms += (off * off - half.ms) / Math.min(++half.seen, GATE_MEMORY);
+    }
     let best = sorted[0]!;
     if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) {
-      // Too few stages to judge by (a new source): use what comes.
-      if (sorted.length > BURST_STAGES && fresh.delayNs > median) return null;
+      // The best was used already: the new sample goes on unless it is of the slower half while that is held back.
+      if (slow && !this.slowHalfPasses) return null;
       best = fresh;
     }
     this.#lastUsedNs = best.localNs;
@@ -81,5 +111,7 @@ export class ClockFilter {
   reset(): void {
     this.#stages = [];
     this.#lastUsedNs = null;
+    this.#quick = { ms: 0, seen: 0 };
+    this.#slow = { ms: 0, seen: 0 };
   }
 }

@@ -1,4 +1,4 @@
-// Clock filter (RFC 5905 §10, with the median gate of docs/ntp-core.md) and
+// Clock filter (RFC 5905 §10, with the adaptive median gate of docs/ntp-core.md) and
 // selection (§11.2): no sample is used twice; the intersection rejects falsetickers; clustering trims outliers.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,6 +26,38 @@ test('filter: a new source\'s first samples pass; after that the lowest delay, o
   assert.ok(best.jitterNs > 0);
   for (let i = 8n; i < 16n; i++) f.add(sample(i * S, 0n, 1000));
   assert.is(f.size, 8, 'eight stages');
+});
+
+/** Feeds `n` samples at 1 s; returns how many of the last `tail` the filter passed on. */
+function feed(f: ClockFilter, n: number, tail: number, make: () => { offsetNs: number; delayNs: number }): number {
+  let passed = 0;
+  for (let i = 1; i <= n; i++) {
+    const m = make();
+    const out = f.add(sample(BigInt(i) * 1_000_000_000n, BigInt(Math.round(m.offsetNs)), m.delayNs));
+    if (out && i > n - tail) passed++;
+  }
+  return passed;
+}
+
+test('filter: the slower half passes where delay does not predict error (jitter on both legs), not where one leg queues', () => {
+  const rng = seededRng(testSeed(11));
+  const u = () => (rng.float() * 2 - 1) * 50_000;
+  const even = new ClockFilter();
+  // 100 µs ± 50 µs on each leg: the sum is the delay, half the difference the offset's error.
+  const evenPassed = feed(even, 300, 100, () => {
+    const fwd = u(), rev = u();
+    return { offsetNs: (fwd - rev) / 2, delayNs: 200_000 + fwd + rev };
+  });
+  assert.ok(even.slowHalfPasses, 'symmetric jitter: the slower half is as good');
+  assert.ok(evenPassed >= 90, `symmetric jitter: nearly every sample used (${evenPassed} of 100)`);
+  const queued = new ClockFilter();
+  // Queueing on one leg or the other: a sample is skewed by half its extra delay.
+  const queuedPassed = feed(queued, 300, 100, () => {
+    const q = -30_000 * Math.log(1 - rng.float());
+    return { offsetNs: (rng.float() < 0.5 ? q : -q) / 2 + u() / 25, delayNs: 100_000 + q };
+  });
+  assert.not.ok(queued.slowHalfPasses, 'one-leg queueing: the slower half is held back');
+  assert.ok(queuedPassed <= 70, `one-leg queueing: about the quicker half used (${queuedPassed} of 100)`);
 });
 
 test('filter: dispersion of older stages grows by PHI per second', () => {
