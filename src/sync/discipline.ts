@@ -291,7 +291,7 @@ function mean(xs: number[]): number {
   return s / xs.length;
 }
 
-/** Weighted least squares y = a + b x; a at x = 0, the weighted mean of x, and b's squared standard error. */
+/** Weighted least squares y = a + b x; a at x = 0, the weighted mean of x, and b's squared standard error (as a t variable's). */
 function fitLine(xs: number[], ys: number[], ws: number[]): { a: number; b: number; se2: number; mx: number } | null {
   const n = xs.length;
   let sw = 0, sx = 0, sy = 0;
@@ -311,5 +311,10 @@ function fitLine(xs: number[], ys: number[], ws: number[]): { a: number; b: numb
   let ss = 0;
   for (let i = 0; i < n; i++) ss += ws[i]! * (ys[i]! - (my + b * (xs[i]! - mx))) ** 2;
   const dof = effectiveCount(ws) - 2;
-  return { a: my - b * mx, b, se2: dof > 0 ? ss / dof / sxx : Infinity, mx };
+  // The slope's error over its estimated standard error is t-distributed, variance dof/(dof − 2):
+  // a young window's se² is itself noisy, and taken at face value it let the frequency swing to
+  // 4 ppm on six samples of 40 µs noise. Capped at 3 (dof ≤ 3) so that a board far off frequency
+  // still gets it within seconds (the simulator's 16 boards within 1 ms in 5 s).
+  const tVariance = dof > 3 ? dof / (dof - 2) : 3;
+  return { a: my - b * mx, b, se2: dof > 0 ? (ss / dof / sxx) * tVariance : Infinity, mx };
 }
