@@ -485,6 +485,7 @@ export class Daemon {
       last_offset_ns: s.last ? s.last.offsetNs.toString() : null,
       delay_ns: s.last?.delayNs ?? 0,
       jitter_ns: s.last?.jitterNs ?? 0,
+      filter_slow_half: s.filter.slowHalfPasses,
       broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
       accepted: s.counters.accepted,
       rejected: s.counters.rejected,

@@ -16,6 +16,8 @@ export interface SourceStatus {
   last_offset_ns: string | null;
   delay_ns: number;
   jitter_ns: number;
+  /** Whether the clock filter passes this source's slower samples too (delay does not predict their error: docs/ntp-core.md). */
+  filter_slow_half: boolean;
   /** Broadcast sources: "volley" while measuring the round trip, then "listening"; null for the others. */
   broadcast: 'volley' | 'listening' | null;
   accepted: number;
