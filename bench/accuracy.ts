@@ -3,11 +3,13 @@
 // (test/tools/relay.c: delay, jitter, loss) and one client host running, side
 // by side, a clocktower client and `chronyd -x`, both polling the same server
 // through the same relay process (one path, one scheduler) at the same
-// interval (1 s); `--relay-each` gives each client its own relay. All
+// interval (1 s); `--relay-each` gives each client its own relay. The relay
+// runs real-time and every leg carries a fixed 250 µs besides its profile
+// (--base-us), so the relay's own lateness stays near 0. All
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--relay-normal] [--csv FILE] [--samples DIR]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--relay-normal] [--base-us N] [--csv FILE] [--samples DIR]
 // Each client gets different packets, and over a couple of minutes their
 // paths can differ by more than the estimators do. So every profile also
 // replays chronyd's own samples (read with chronyc every 250 ms, put back on
@@ -48,6 +50,15 @@ const PROFILES: Profile[] = [
 ];
 
 const args = process.argv.slice(2);
+const baseAt = args.indexOf('--base-us');
+/**
+ * Every relayed leg also carries this fixed delay (µs), the same both ways, which no NTP client can
+ * see: it hides the relay's own wake-up. Without it a leg shorter than the wake-up went out late, and
+ * the request (which finds the relay asleep after a second of quiet) more often than the reply.
+ */
+const BASE_US = baseAt >= 0 ? Number(args[baseAt + 1]) : 250;
+if (!(BASE_US >= 0)) throw new Error(`--base-us: microseconds ≥ 0, not ${args[baseAt + 1]}`);
+const withBase = (l: LinkSpec): LinkSpec => ({ ...l, delayUs: (l.delayUs ?? 0) + BASE_US });
 const quick = args.includes('--quick');
 const secondsAt = args.indexOf('--seconds');
 const RUN_S = secondsAt >= 0 ? Number(args[secondsAt + 1]) : quick ? 30 : 180;
@@ -147,7 +158,7 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
   let target = (port: number) => ({ host: `${LAN_PREFIX}.${relayHost.index}`, port });
   if (p.fwd) {
     for (const [i, port] of (SHARED ? [20001] : SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
-      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: p.fwd, rev: p.rev!, seed: 1000 * index + 10 * round + i + 1, netns: relayHost.name, rtPriority: RELAY_RT }));
+      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: withBase(p.fwd), rev: withBase(p.rev!), seed: 1000 * index + 10 * round + i + 1, netns: relayHost.name, rtPriority: RELAY_RT }));
     }
   } else {
     target = () => ({ host: '127.0.0.1', port: 123 });
@@ -242,7 +253,8 @@ async function main(): Promise<void> {
     }).start();
     await waitStatuses([server], 'the server to serve', (ss) => ss[0]?.role === 'server', 15_000);
     console.log(`accuracy: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
-    console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99');
+    console.log(`relay: ${RELAY_RT !== undefined ? 'real-time' : 'default scheduler'}, every leg carries a fixed ${BASE_US} µs besides its profile's delay`);
+    console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99 per direction');
     const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
     /** Per profile, per round: live ours/chrony, and ours replayed on chronyd's own packets / chrony live. */
     const ratios = new Map<number, { live: { p50: number; p99: number }; paired: { p50: number; p99: number } }[]>();
@@ -251,7 +263,8 @@ async function main(): Promise<void> {
       for (const [i, p] of PROFILES.entries()) {
         if (ONLY !== null && ONLY !== i) continue;
         const r = await runProfile(lan, base, p, i, round);
-        const late = r.relay ? `${r.relay.late_us.p50.toFixed(1)}/${r.relay.late_us.p99.toFixed(1)} µs${RELAY_RT !== undefined && !r.relay.rt ? ' (not real-time: refused)' : ''}` : '—';
+        const q = (l: { p50: number; p99: number }) => `${l.p50.toFixed(1)}/${l.p99.toFixed(1)}`;
+        const late = r.relay ? `fwd ${q(r.relay.late_fwd_us)} rev ${q(r.relay.late_rev_us)} µs${RELAY_RT !== undefined && !r.relay.rt ? ' (not real-time: refused)' : ''}` : '—';
         for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
           console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
         }

@@ -72,6 +72,10 @@ test('delay: each direction its own, never less than asked; the relay reports it
     const st = await r.stats();
     assert.is(st.forwarded, 40);
     assert.ok(st.late_us.max >= st.late_us.p50 && st.late_us.p50 >= 0);
+    // Per direction too: the whole is the two together.
+    for (const d of [st.late_fwd_us, st.late_rev_us]) assert.ok(d.max >= d.p50 && d.p50 >= 0 && d.max <= st.late_us.max);
+    assert.is(Math.max(st.late_fwd_us.max, st.late_rev_us.max), st.late_us.max);
+    assert.is(st.rt, false, 'not real-time unless asked');
   });
 });
 

@@ -11,7 +11,8 @@
  *   fwd SPEC | rev SPEC | partition on|off | stats | quit
  * `stats` prints a JSON object: packets forwarded, lost, duplicated, reordered,
  * dropped by the partition, and the relay's own lateness (send time minus the
- * scheduled time, µs: p50, p99, max) -- its added jitter. Delays count from
+ * scheduled time, µs: p50, p99, max) -- its added jitter -- in all and per
+ * direction (a difference between the two is a path asymmetry of its own). Delays count from
  * the kernel's receive stamp (SO_TIMESTAMPNS), not from when the relay got
  * round to reading the datagram, so its own wake-up latency is not added to
  * the link (unless it exceeds the delay, when it shows as lateness).
@@ -58,8 +59,9 @@ static int partitioned;
 static int realtime;
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t n_fwd, n_lost, n_dup, n_reordered, n_partition, n_overflow;
-static uint32_t late_ns[LATE_SAMPLES];
-static uint64_t n_late;
+/* The relay's lateness per direction (0: fwd, 1: rev): a difference between the two is an asymmetry of its own making. */
+static uint32_t late_ns[2][LATE_SAMPLES];
+static uint64_t n_late[2];
 
 static int64_t clock_ns(clockid_t id) {
   struct timespec ts;
@@ -216,16 +218,30 @@ static int cmp_u32(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* p50, p99 and max of n lateness samples (sorted in place), µs. */
+static void quantiles_us(uint32_t *buf, size_t n, double q[3]) {
+  qsort(buf, n, sizeof *buf, cmp_u32);
+  q[0] = n ? buf[n / 2] / 1e3 : 0;
+  q[1] = n ? buf[(n * 99) / 100] / 1e3 : 0;
+  q[2] = n ? buf[n - 1] / 1e3 : 0;
+}
+
 static void print_stats(void) {
-  size_t n = n_late < LATE_SAMPLES ? n_late : LATE_SAMPLES;
-  static uint32_t sorted[LATE_SAMPLES];
-  memcpy(sorted, late_ns, n * sizeof *sorted);
-  qsort(sorted, n, sizeof *sorted, cmp_u32);
-  double p50 = n ? sorted[n / 2] / 1e3 : 0, p99 = n ? sorted[(n * 99) / 100] / 1e3 : 0, mx = n ? sorted[n - 1] / 1e3 : 0;
+  static uint32_t buf[2 * LATE_SAMPLES];
+  size_t nf = n_late[0] < LATE_SAMPLES ? n_late[0] : LATE_SAMPLES, nr = n_late[1] < LATE_SAMPLES ? n_late[1] : LATE_SAMPLES;
+  double all[3], f[3], r[3];
+  memcpy(buf, late_ns[0], nf * sizeof *buf);
+  quantiles_us(buf, nf, f);
+  memcpy(buf, late_ns[1], nr * sizeof *buf);
+  quantiles_us(buf, nr, r);
+  memcpy(buf, late_ns[0], nf * sizeof *buf);
+  memcpy(buf + nf, late_ns[1], nr * sizeof *buf);
+  quantiles_us(buf, nf + nr, all);
   printf("{\"rt\":%s,\"forwarded\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,\"partition_dropped\":%llu,\"overflow\":%llu,"
-         "\"late_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
+         "\"late_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},\"late_fwd_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+         "\"late_rev_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f}}\n",
          realtime ? "true" : "false", (unsigned long long)n_fwd, (unsigned long long)n_lost, (unsigned long long)n_dup, (unsigned long long)n_reordered,
-         (unsigned long long)n_partition, (unsigned long long)n_overflow, p50, p99, mx);
+         (unsigned long long)n_partition, (unsigned long long)n_overflow, all[0], all[1], all[2], f[0], f[1], f[2], r[0], r[1], r[2]);
   fflush(stdout);
 }
 
@@ -337,9 +353,12 @@ int main(int argc, char **argv) {
      * shorter leg) are still read and sent in order. */
     for (int64_t t = mono_ns(); heap_n > 0 && heap[0]->due <= t; t = mono_ns()) {
       struct pkt *p = heap_pop();
+      /* Lateness up to the send: the receiver's kernel stamps the datagram early inside it, and
+       * the rest of the call (delivery to the receiving socket) is no part of the path's delay. */
+      int dir = p->fd == lfd; /* replies go out on the listening socket */
+      late_ns[dir][n_late[dir]++ % LATE_SAMPLES] = (uint32_t)(mono_ns() - p->due);
       if (p->fd == lfd) sendto(lfd, p->data, p->len, 0, (struct sockaddr *)&p->to, sizeof p->to);
       else send(p->fd, p->data, p->len, 0);
-      late_ns[n_late++ % LATE_SAMPLES] = (uint32_t)(mono_ns() - p->due);
       n_fwd++;
       free(p);
     }

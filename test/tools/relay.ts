@@ -31,6 +31,9 @@ export interface RelayStats {
   overflow: number;
   /** The relay's own scheduling error, µs: its added jitter. */
   late_us: { p50: number; p99: number; max: number };
+  /** The same per direction (fwd: listen -> target; rev: the replies): a difference is an asymmetry the relay adds. */
+  late_fwd_us: { p50: number; p99: number; max: number };
+  late_rev_us: { p50: number; p99: number; max: number };
 }
 
 export function specText(s: LinkSpec): string {
