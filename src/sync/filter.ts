@@ -15,6 +15,15 @@ const GATE_MEMORY = 32;
  * 2 leaves room for the bias a slower sample can carry besides its spread.
  */
 const GATE_RATIO = 2;
+/**
+ * A young source (fewer samples than this since it started or the filter was
+ * reset) may have at most MAX_HELD_YOUNG of them held back in a row: its
+ * clock free-runs meanwhile on a frequency from a handful of samples, and on a
+ * lossy 1 ms link five early samples that happened to line up on 150 ppm ran
+ * it 1.1 ms off while the gate held seven slower ones back.
+ */
+const YOUNG_SAMPLES = 64;
+const MAX_HELD_YOUNG = 3;
 
 interface Stage {
   offsetNs: bigint;
@@ -40,6 +49,8 @@ export class ClockFilter {
   /** Per half of the register by delay (at or under its median, over it): mean square offset (ns²) and count. */
   #quick = { ms: 0, seen: 0 };
   #slow = { ms: 0, seen: 0 };
+  /** Samples held back since the last one passed. */
+  #held = 0;
 
   /** Whether samples slower than the register's median currently pass (see add). */
   get slowHalfPasses(): boolean {
@@ -64,7 +75,8 @@ export class ClockFilter {
    * keeps each half's mean square offset (against the clock as corrected
    * since: once locked, each sample's error) and lets the slower half through
    * while its mean square is under GATE_RATIO times the quicker half's. A new
-   * source's first BURST_STAGES samples all pass: nothing to judge them by.
+   * source's first BURST_STAGES samples all pass: nothing to judge them by;
+   * and while young it may not have more than MAX_HELD_YOUNG held in a row.
    */
   add(s: Sample): FilterOutput | null {
     const prev = this.#stages[0];
@@ -86,9 +98,14 @@ export class ClockFilter {
     let best = sorted[0]!;
     if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) {
       // The best was used already: the new sample goes on unless it is of the slower half while that is held back.
-      if (slow && !this.slowHalfPasses) return null;
+      const young = this.#quick.seen + this.#slow.seen < YOUNG_SAMPLES;
+      if (slow && !this.slowHalfPasses && !(young && this.#held >= MAX_HELD_YOUNG)) {
+        this.#held++;
+        return null;
+      }
       best = fresh;
     }
+    this.#held = 0;
     this.#lastUsedNs = best.localNs;
     let eps = 0;
     sorted.forEach((st, i) => (eps += st.dispersionNs / 2 ** (i + 1)));
@@ -113,5 +130,6 @@ export class ClockFilter {
     this.#lastUsedNs = null;
     this.#quick = { ms: 0, seen: 0 };
     this.#slow = { ms: 0, seen: 0 };
+    this.#held = 0;
   }
 }

@@ -60,6 +60,20 @@ test('filter: the slower half passes where delay does not predict error (jitter 
   assert.ok(queuedPassed <= 70, `one-leg queueing: about the quicker half used (${queuedPassed} of 100)`);
 });
 
+test('filter: a young source has at most three samples held back in a row; a settled one may have more', () => {
+  /** How many samples in a row are held back when a run of slow ones follows `settle` quick ones. */
+  const heldInARow = (settle: number): number => {
+    const f = new ClockFilter();
+    let i = 0;
+    for (; i < settle; i++) f.add(sample(BigInt(i) * 1_000_000_000n, 0n, 100_000));
+    let held = 0;
+    while (f.add(sample(BigInt(i++) * 1_000_000_000n, 0n, 1_000_000)) === null) held++;
+    return held;
+  };
+  assert.is(heldInARow(4), 3, 'young: its clock free-runs on a frequency from a few samples meanwhile');
+  assert.is(heldInARow(80), 4, 'settled: until the slow ones are the register\'s median');
+});
+
 test('filter: dispersion of older stages grows by PHI per second', () => {
   const f = new ClockFilter();
   f.add(sample(0n, 0n, 100));
