@@ -77,9 +77,11 @@ export class Daemon {
   /** Receives the discovery group when the cluster socket is bound to one address (which does not see group traffic). */
   #clusterGroup: UdpEndpoint | null = null;
   #clients = new Map<4 | 6, UdpEndpoint>();
-  #txIds = new Map<string, number>();
-  /** Per source, the last request's user-space T1 and, once it arrives, its kernel TX stamp (sample log only). */
-  #lastT1 = new Map<string, { userNs: bigint; kernelNs: bigint | null }>();
+  /**
+   * Per source, the last request: its TX stamp id (-1: none asked, or arrived), the user-space T1 sent
+   * with it, and how much later the kernel stamped it (the sample log's t1_kernel_lag_ns).
+   */
+  #sent = new Map<string, { txId: number; userNs: bigint; kernelLagNs: bigint | null }>();
   #timer: NodeJS.Timeout | null = null;
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
@@ -276,13 +278,12 @@ export class Daemon {
       ep = new UdpEndpoint({ address: family === 4 ? '0.0.0.0' : '::' }, {
         onBatch: (b) => this.#onNtpReply(b),
         onTxStamp: (id, txNs) => {
-          for (const [sourceId, txId] of this.#txIds) {
-            if (txId === id) {
+          for (const [sourceId, sent] of this.#sent) {
+            if (sent.txId === id) {
               const t1Ns = this.clock.cookedNs(txNs);
               this.node.onNtpSent(sourceId, t1Ns);
-              this.#txIds.delete(sourceId);
-              const last = this.#lastT1.get(sourceId);
-              if (last) last.kernelNs = t1Ns;
+              sent.txId = -1;
+              sent.kernelLagNs = t1Ns - sent.userNs;
             }
           }
         },
@@ -341,8 +342,7 @@ export class Daemon {
             const t1Ns = this.clock.cookedNs(realtimeNs());
             const id = this.#client(family).send(a.bytes, a.port, a.address, { txStamp: true });
             this.node.onNtpSent(a.sourceId, t1Ns);
-            this.#lastT1.set(a.sourceId, { userNs: t1Ns, kernelNs: null });
-            if (id >= 0) this.#txIds.set(a.sourceId, id);
+            this.#sent.set(a.sourceId, { txId: id, userNs: t1Ns, kernelLagNs: null });
           } catch (e) {
             this.#log.debug('ntp send failed', { to: a.address, error: errorCode(e) });
           }
@@ -443,8 +443,8 @@ export class Daemon {
         if (log.level === 'debug') {
           const sys = realtimeNs();
           // t1_kernel_lag_ns: how long after the user-space stamp the kernel's TX stamp was taken (absent: T1 was the user stamp).
-          const t1 = this.#lastT1.get(e.sourceId);
-          const lag = t1?.kernelNs != null ? { t1_kernel_lag_ns: t1.kernelNs - t1.userNs } : {};
+          const lagNs = this.#sent.get(e.sourceId)?.kernelLagNs;
+          const lag = lagNs != null ? { t1_kernel_lag_ns: lagNs } : {};
           log.debug('sample', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId, offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: sys, local_minus_sys_ns: this.clock.cookedNs(sys) - sys, ...lag });
         }
         break;

@@ -89,8 +89,10 @@ export class ClockFilter {
     if (this.#stages.length > FILTER_STAGES) this.#stages.pop();
     const sorted = [...this.#stages].sort((a, b) => a.delayNs - b.delayNs || a.dispersionNs - b.dispersionNs);
     const median = sorted[(sorted.length - 1) >> 1]!.delayNs;
-    const slow = sorted.length > BURST_STAGES && fresh.delayNs > median;
-    if (sorted.length > BURST_STAGES) {
+    // A new source's first stages all pass and teach the gate nothing: there is no register to judge by.
+    const judged = sorted.length > BURST_STAGES;
+    const slow = judged && fresh.delayNs > median;
+    if (judged) {
       const half = slow ? this.#slow : this.#quick;
       const off = Number(fresh.offsetNs);
       half.ms += (off * off - half.ms) / Math.min(++half.seen, GATE_MEMORY);
