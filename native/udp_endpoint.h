@@ -57,6 +57,8 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   // sendmmsg, slow-path records move to the front; returns how many remain for JS.
   size_t Respond(int n);
   void DrainErrQueue();
+  // Puts the socket on (true) or takes it off (false) its epoll set; no-op when already so.
+  void Watch(bool on);
   void CallJs(Napi::FunctionReference& fn, uint32_t count);
   void ShutDown();
   bool ResolvePeer(const Napi::Value& addr, uint32_t port, sockaddr_storage* ss, socklen_t* len);
@@ -64,6 +66,7 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   Napi::Env env_;
   int fd_ = -1;
   int epfd_ = -1;
+  bool watched_ = false;  // fd_ is on epfd_'s interest list
   int family_ = AF_INET;
   uv_poll_t* poll_ = nullptr;
   bool closed_ = false;

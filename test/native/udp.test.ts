@@ -74,6 +74,37 @@ for (const host of ['127.0.0.1', '::1']) {
   });
 }
 
+test('a stamped send leaves the socket off its epoll set for the send only: a ping-pong sent from inside onBatch (mid-drain) and from timers keeps every reply and TX stamp', async () => {
+  const host = '127.0.0.1';
+  const echo: UdpEndpoint = new UdpEndpoint({ address: host }, {
+    onBatch: (b) => {
+      for (let i = 0; i < b.count; i++) echo.send(Uint8Array.from(b.data(i)), b.peer(i).port, host);
+    },
+  });
+  const stamps = new Set<number>();
+  let replies = 0;
+  const client: UdpEndpoint = new UdpEndpoint({ address: host }, {
+    onTxStamp: (id) => stamps.add(id),
+    onBatch: (b) => {
+      replies += b.count;
+      if (replies < 50) client.send(Uint8Array.of(replies), echo.address().port, host, { txStamp: true });
+    },
+  });
+  try {
+    client.send(Uint8Array.of(0), echo.address().port, host, { txStamp: true });
+    await waitFor('50 replies', () => replies === 50);
+    if (!emulated) await waitFor('50 TX stamps', () => stamps.size === 50);
+    // Back on its epoll set after the last mid-drain send: a send from a timer is answered and stamped.
+    await new Promise((r) => setTimeout(r, 20));
+    client.send(Uint8Array.of(50), echo.address().port, host, { txStamp: true });
+    await waitFor('reply 51', () => replies === 51);
+    if (!emulated) await waitFor('TX stamp 51', () => stamps.size === 51);
+  } finally {
+    client.close();
+    echo.close();
+  }
+});
+
 test('a wildcard bind reports the arrival interface (IP_PKTINFO), a one-address bind does not ask for it', async () => {
   const rx = collector();
   const wild = rx.ep('0.0.0.0');
