@@ -16,14 +16,17 @@ const GATE_MEMORY = 32;
  */
 const GATE_RATIO = 2;
 /**
- * A young source (fewer samples than this since it started or the filter was
- * reset) may have at most MAX_HELD_YOUNG of them held back in a row: its
- * clock free-runs meanwhile on a frequency from a handful of samples, and on a
- * lossy 1 ms link five early samples that happened to line up on 150 ppm ran
- * it 1.1 ms off while the gate held seven slower ones back.
+ * A young source (fewer judged samples than this since it started or the
+ * filter was reset: until each half could have been seen GATE_MIN_SEEN times)
+ * has nothing held back. Its regression fits a frequency from a handful of
+ * samples, and holding half of them back doubles that frequency's variance
+ * while the clock free-runs on it: on the 100 µs ± 50 µs link, early samples
+ * 50–100 µs high and then four of five 16–57 µs low pulled it to −8.5 ppm,
+ * and with five slower ones held in the next nine seconds the clock ran 63
+ * µs off (37 µs with them used). The discipline's own delay weighting takes
+ * up the queueing defence once it has eight points.
  */
-const YOUNG_SAMPLES = 64;
-const MAX_HELD_YOUNG = 3;
+const YOUNG_SAMPLES = 2 * GATE_MIN_SEEN;
 
 interface Stage {
   offsetNs: bigint;
@@ -49,8 +52,6 @@ export class ClockFilter {
   /** Per half of the register by delay (at or under its median, over it): mean square offset (ns²) and count. */
   #quick = { ms: 0, seen: 0 };
   #slow = { ms: 0, seen: 0 };
-  /** Samples held back since the last one passed. */
-  #held = 0;
 
   /** Whether samples slower than the register's median currently pass (see add). */
   get slowHalfPasses(): boolean {
@@ -76,7 +77,7 @@ export class ClockFilter {
    * since: once locked, each sample's error) and lets the slower half through
    * while its mean square is under GATE_RATIO times the quicker half's. A new
    * source's first BURST_STAGES samples all pass: nothing to judge them by;
-   * and while young it may not have more than MAX_HELD_YOUNG held in a row.
+   * and while young (YOUNG_SAMPLES) nothing is held back.
    */
   add(s: Sample): FilterOutput | null {
     const prev = this.#stages[0];
@@ -101,13 +102,9 @@ export class ClockFilter {
     if (this.#lastUsedNs !== null && best.localNs <= this.#lastUsedNs) {
       // The best was used already: the new sample goes on unless it is of the slower half while that is held back.
       const young = this.#quick.seen + this.#slow.seen < YOUNG_SAMPLES;
-      if (slow && !this.slowHalfPasses && !(young && this.#held >= MAX_HELD_YOUNG)) {
-        this.#held++;
-        return null;
-      }
+      if (slow && !young && !this.slowHalfPasses) return null;
       best = fresh;
     }
-    this.#held = 0;
     this.#lastUsedNs = best.localNs;
     let eps = 0;
     sorted.forEach((st, i) => (eps += st.dispersionNs / 2 ** (i + 1)));
@@ -132,6 +129,5 @@ export class ClockFilter {
     this.#lastUsedNs = null;
     this.#quick = { ms: 0, seen: 0 };
     this.#slow = { ms: 0, seen: 0 };
-    this.#held = 0;
   }
 }

@@ -13,18 +13,21 @@ function sample(localNs: bigint, offsetNs: bigint, delayNs: number): Sample {
   return { offsetNs, delayNs, dispersionNs: 1000, localNs, stratum: 2, leap: 0, refId: 0, rootDelayNs: 0, rootDispersionNs: 0, pollLog2: 4, precisionLog2: -20, referenceNs: 0n, t1Ns: 0n, t2Ns: 0n, t3Ns: 0n, t4Ns: 0n };
 }
 
-test('filter: a new source\'s first samples pass; after that the lowest delay, or a new sample at or under the median delay', () => {
+test('filter: a new source\'s first samples pass, and every sample while young; after that the lowest delay, or a new sample at or under the median delay', () => {
   const f = new ClockFilter();
   const S = 1_000_000_000n;
   for (let i = 1n; i <= 4n; i++) assert.ok(f.add(sample(i * S, i, Number(100n * i))), `burst sample ${i} is used`);
-  assert.is(f.add(sample(5n * S, 999n, 900)), null, 'slower than the median, and the best (100 µs) was used already');
-  const med = f.add(sample(6n * S, 50n, 250))!;
+  assert.ok(f.add(sample(5n * S, 999n, 900)), 'young: a sample slower than the median is used too');
+  let t = 6n;
+  for (; t < 40n; t++) assert.ok(f.add(sample(t * S, 0n, 100)), `young, then at the median: sample ${t} is used`);
+  assert.is(f.add(sample(t++ * S, 999n, 900)), null, 'settled: slower than the median, and the best was used already');
+  const med = f.add(sample(t++ * S, 50n, 100))!;
   assert.is(med.offsetNs, 50n, 'at or under the median: the new sample itself is used');
-  const best = f.add(sample(7n * S, 10n, 50))!;
+  const best = f.add(sample(t++ * S, 10n, 50))!;
   assert.is(best.offsetNs, 10n);
   assert.is(best.delayNs, 50);
   assert.ok(best.jitterNs > 0);
-  for (let i = 8n; i < 16n; i++) f.add(sample(i * S, 0n, 1000));
+  for (let i = 0; i < 8; i++) f.add(sample(t++ * S, 0n, 1000));
   assert.is(f.size, 8, 'eight stages');
 });
 
@@ -60,7 +63,7 @@ test('filter: the slower half passes where delay does not predict error (jitter 
   assert.ok(queuedPassed <= 70, `one-leg queueing: about the quicker half used (${queuedPassed} of 100)`);
 });
 
-test('filter: a young source has at most three samples held back in a row; a settled one may have more', () => {
+test('filter: a young source has nothing held back; a settled one has the slower half held while it is worse', () => {
   /** How many samples in a row are held back when a run of slow ones follows `settle` quick ones. */
   const heldInARow = (settle: number): number => {
     const f = new ClockFilter();
@@ -70,7 +73,8 @@ test('filter: a young source has at most three samples held back in a row; a set
     while (f.add(sample(BigInt(i++) * 1_000_000_000n, 0n, 1_000_000)) === null) held++;
     return held;
   };
-  assert.is(heldInARow(4), 3, 'young: its clock free-runs on a frequency from a few samples meanwhile');
+  assert.is(heldInARow(4), 0, 'young: its regression needs every sample for a frequency from a handful');
+  assert.is(heldInARow(27), 0, 'still young: 4 burst samples and 23 judged of 32');
   assert.is(heldInARow(80), 4, 'settled: until the slow ones are the register\'s median');
 });
 
