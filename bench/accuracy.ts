@@ -15,7 +15,9 @@
 // replays chronyd's own samples (read with chronyc every 250 ms, put back on
 // the truth with its System time) through our sync core: the row `ours@chr`
 // is our estimator on the packets chronyd got, the "same packets" ratio that
-// against chronyd live.
+// against chronyd live. Below it, each client's samples before any
+// estimator: the median of a sample's offset minus the truth (the path's
+// asymmetry and each client's timestamps; no estimator can do better).
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
 // lines; chronyd's readings and measurements log) for
 // bench/tools/replay-samples.ts.
@@ -32,7 +34,7 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
-import { chronySamples, formatChronyReadings, median, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
+import { chronySamples, formatChronyReadings, median, parseSamples, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
 
 interface Profile {
   name: string;
@@ -151,7 +153,7 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   };
 }
 
-async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; paired: ReturnType<typeof quantiles>; relay: RelayStats | null }> {
+async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; paired: ReturnType<typeof quantiles>; samples: Record<'ours' | 'chrony', { n: number; medianNs: number }>; relay: RelayStats | null }> {
   const [srvHost, relayHost, clientHost] = lan.hosts as [Lan['hosts'][0], Lan['hosts'][0], Lan['hosts'][0]];
   const clientNs = p.fwd ? clientHost : srvHost;
   const relays: Relay[] = [];
@@ -202,7 +204,11 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
     for (const r of relays) await r.stop();
   }
   // Our estimator on chronyd's own packets: the two estimators on the same measurements.
-  const paired = replay(chronySamples(readings)).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
+  const theirs = chronySamples(readings);
+  const paired = replay(theirs).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
+  // Each client's measurements before any estimator: a sample's offset minus the truth.
+  const sampleErr = (s: { trueOffsetNs: number }[]) => ({ n: s.length, medianNs: s.length ? median(s.map((x) => x.trueOffsetNs)) : NaN });
+  const samples = { ours: sampleErr(parseSamples(ours.output)), chrony: sampleErr(theirs) };
   if (SAMPLES) {
     mkdirSync(SAMPLES, { recursive: true });
     const lines = ours.output.split('\n').filter((l) => /^DEBUG sample /.test(l));
@@ -214,7 +220,7 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
       // chrony had no measurement to log
     }
   }
-  return { ours: stats(so), chrony: stats(sc), paired: quantiles(paired), relay };
+  return { ours: stats(so), chrony: stats(sc), paired: quantiles(paired), samples, relay };
 }
 
 async function main(): Promise<void> {
@@ -269,6 +275,8 @@ async function main(): Promise<void> {
           console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
         }
         console.log(`${p.name.padEnd(27)} ${'ours@chr'.padEnd(10)} ${us(r.paired.p50)} ${us(r.paired.p99)} ${us(r.paired.max)}`);
+        const sm = (x: { n: number; medianNs: number }) => `${(x.medianNs / 1000).toFixed(1)} µs (n=${x.n})`;
+        console.log(`${''.padEnd(27)} samples minus truth, median: ours ${sm(r.samples.ours)}, chronyd ${sm(r.samples.chrony)}`);
         const ratio = {
           live: { p50: r.ours.p50 / r.chrony.p50, p99: r.ours.p99 / r.chrony.p99 },
           paired: { p50: r.paired.p50 / r.chrony.p50, p99: r.paired.p99 / r.chrony.p99 },
