@@ -12,10 +12,10 @@
  * `stats` prints a JSON object: packets forwarded, lost, duplicated, reordered,
  * dropped by the partition, and the relay's own lateness (send time minus the
  * scheduled time, µs: p50, p99, max) -- its added jitter -- in all and per
- * direction (a difference between the two is a path asymmetry of its own). Delays count from
- * the kernel's receive stamp (SO_TIMESTAMPNS), not from when the relay got
- * round to reading the datagram, so its own wake-up latency is not added to
- * the link (unless it exceeds the delay, when it shows as lateness).
+ * direction (a difference between the two is a path asymmetry of its own).
+ * Delays count from the kernel's receive stamp (SO_TIMESTAMPNS), not from
+ * when the relay got round to reading the datagram, so its own wake-up
+ * latency is not added to the link (unless it exceeds the delay, when it shows as lateness).
  * --rt PRIO runs the relay SCHED_FIFO at PRIO, so the hosts' own work cannot
  * preempt it while it waits out a deadline: on this 2-CPU VM its lateness on
  * the jittered links fell from p99 ≈ 550 µs to ≈ 100 µs. Opt-in: it spins as
