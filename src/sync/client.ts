@@ -101,6 +101,12 @@ export class SyncClient {
         if (this.#systemPeer === s.cfg.id) actions.push(...this.#reselect(null));
       }
     }
+    // Eight polls unanswered (RFC 5905 §13's reach register empty): the system peer is gone. With no other
+    // source usable the clock free-runs and says so; another usable source is selected at its next sample.
+    const peer = this.#systemPeer === null ? null : this.#sources.get(this.#systemPeer);
+    if (peer && !peer.reachable && ![...this.#sources.values()].some((x) => x.last && x.reachable && !x.demobilized)) {
+      actions.push(...this.#reselect(null));
+    }
     const next = this.nextWakeMonoNs();
     if (next !== null) actions.push({ type: 'timer', atMonoNs: next });
     return actions;

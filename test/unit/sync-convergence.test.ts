@@ -209,4 +209,42 @@ test('discipline: a skew of offset with excess delay is taken in gradually, neve
   }
 });
 
+test('a source that stops answering: after eight unanswered polls the clock is unsynchronised and the kernel told so', () => {
+  const rng = seededRng(testSeed(21));
+  const client = new SyncClient({ localPrecisionLog2: -24 });
+  client.addSource({ id: 'srv', address: '192.0.2.1', port: 123, minPollLog2: 0, maxPollLog2: 0, iburst: true }, 0n);
+  const state = { leap: 0, stratum: 1, precisionLog2: -24, refId: 0x47505300, referenceNs: START, rootDelayNs: 0, rootDispersionNs: 10_000 };
+  let mono = 0n;
+  const statuses: boolean[] = [];
+  const take = (actions: ReturnType<SyncClient['onTimer']>) => {
+    for (const a of actions) if (a.type === 'clock' && a.cmd.type === 'status') statuses.push(a.cmd.synced);
+  };
+  // Answered polls until the client is synchronised.
+  for (let i = 0; i < 12 && client.systemPeer === null; i++) {
+    const actions = client.onTimer(mono, rng);
+    take(actions);
+    for (const a of actions) {
+      if (a.type !== 'send') continue;
+      const t = START + mono;
+      client.onSent('srv', t);
+      const req = decodePacket(a.bytes);
+      assert.ok(req.ok);
+      const resp = buildResponse(req.ok ? req.packet : (undefined as never), t + 100_000n, t + 110_000n, state);
+      take(client.onResponse('srv', encodePacket(resp!), t + 210_000n, mono + 210_000n));
+    }
+    mono = client.nextWakeMonoNs()!;
+  }
+  assert.is(client.systemPeer, 'srv');
+  assert.is(statuses.at(-1), true);
+  // Then silence: polls go out, nothing comes back.
+  let lostAt = -1;
+  for (let i = 1; i <= 12 && lostAt < 0; i++) {
+    take(client.onTimer(mono, rng));
+    if (client.systemPeer === null) lostAt = i;
+    mono = client.nextWakeMonoNs()!;
+  }
+  assert.ok(lostAt >= 8 && lostAt <= 9, `lost after ${lostAt} unanswered polls`);
+  assert.is(statuses.at(-1), false, 'the last status command says unsynchronised');
+});
+
 test.run();
