@@ -91,6 +91,7 @@ void InitClock(Napi::Env env, Napi::Object exports) {
   c.Set("ADJ_TIMECONST", ADJ_TIMECONST);
   c.Set("ADJ_SETOFFSET", ADJ_SETOFFSET);
   c.Set("ADJ_NANO", ADJ_NANO);
+  c.Set("ADJ_OFFSET_SINGLESHOT", ADJ_OFFSET_SINGLESHOT);
   c.Set("STA_PLL", STA_PLL);
   c.Set("STA_INS", STA_INS);
   c.Set("STA_DEL", STA_DEL);

@@ -36,6 +36,10 @@ export interface ClockDriver {
   apply(cmd: ClockCommand, sysNs: bigint): void;
   /** The piece the native server maps kernel stamps through, valid until the next apply() or slewEndSysNs. */
   model(sysNs: bigint): ClockModel;
-  /** When the current slew ends (system ns), or null: the model changes then. */
+  /** When the current slew ends (system ns), or null: the model changes then, and settle() is due. */
   slewEndSysNs(): bigint | null;
+  /** Called at (or after) slewEndSysNs(): a driver that must act when a slew ends does it here. */
+  settle(sysNs: bigint): void;
+  /** The daemon is stopping: leave the clock free-running on its frequency, no slew in progress. */
+  release(sysNs: bigint): void;
 }

@@ -19,6 +19,11 @@ export class JumpDetector {
   #lastSysNs: bigint | null = null;
   #lastMonoNs = 0n;
 
+  /** Forgets the last reading: the daemon stepped the clock itself, and that is no one else's jump. */
+  reset(): void {
+    this.#lastSysNs = null;
+  }
+
   /** A reading of both clocks; returns the jump (REALTIME moved this much more than monotonic time) or null. */
   observe(sysNs: bigint, monoNs: bigint): bigint | null {
     const prevSys = this.#lastSysNs;

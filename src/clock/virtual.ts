@@ -4,6 +4,7 @@
 // machine's own clock is never touched. Pure: every method takes the system
 // time it applies to.
 import type { ClockCommand, ClockDriver, ClockModel } from './driver.js';
+import { slewDoneNs, slewDurationNs } from './slew.js';
 
 export interface VirtualClockOptions {
   /** Node time at `atSysNs` (e.g. a factory date). Default: the system time itself. */
@@ -30,10 +31,7 @@ export class VirtualClock implements ClockDriver {
   }
 
   #slewDoneNs(sysNs: bigint): number {
-    if (this.#slewRemainNs === 0) return 0;
-    const elapsed = Number(sysNs - this.#refSys);
-    const doable = Math.max(0, elapsed) * this.#slewRatePpm * 1e-6;
-    return Math.sign(this.#slewRemainNs) * Math.min(Math.abs(this.#slewRemainNs), doable);
+    return this.#slewRemainNs === 0 ? 0 : slewDoneNs(this.#slewRemainNs, this.#slewRatePpm, Number(sysNs - this.#refSys));
   }
 
   nodeNs(sysNs: bigint): bigint {
@@ -95,6 +93,11 @@ export class VirtualClock implements ClockDriver {
 
   slewEndSysNs(): bigint | null {
     if (this.#slewRemainNs === 0) return null;
-    return this.#refSys + BigInt(Math.ceil(Math.abs(this.#slewRemainNs) / (this.#slewRatePpm * 1e-6)));
+    return this.#refSys + slewDurationNs(this.#slewRemainNs, this.#slewRatePpm);
   }
+
+  /** The model carries a slew to its end by itself. */
+  settle(): void {}
+
+  release(): void {}
 }

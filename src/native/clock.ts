@@ -7,7 +7,7 @@ import { binding, type TimexState, type TimexWrite } from './binding.js';
 
 const K = binding.adjtimexConstants as Record<
   | 'ADJ_OFFSET' | 'ADJ_FREQUENCY' | 'ADJ_MAXERROR' | 'ADJ_ESTERROR' | 'ADJ_STATUS'
-  | 'ADJ_TIMECONST' | 'ADJ_SETOFFSET' | 'ADJ_NANO' | 'STA_PLL' | 'STA_INS' | 'STA_DEL'
+  | 'ADJ_TIMECONST' | 'ADJ_SETOFFSET' | 'ADJ_NANO' | 'ADJ_OFFSET_SINGLESHOT' | 'STA_PLL' | 'STA_INS' | 'STA_DEL'
   | 'STA_UNSYNC' | 'STA_FREQHOLD' | 'STA_NANO',
   number
 >;
@@ -16,6 +16,8 @@ const K = binding.adjtimexConstants as Record<
 export const MAX_FREQ_PPM = 500;
 /** The kernel PLL accepts offsets up to ±0.5 s (MAXPHASE). */
 export const MAX_SLEW_OFFSET_NS = 500_000_000;
+/** The kernel's error bound ceiling (NTP_PHASE_LIMIT, 16 s): past it the clock counts as unsynchronised. */
+export const MAX_ERROR_US = 16_000_000;
 /** adjtimex `freq` is ppm scaled by 2^16. */
 const FREQ_SCALE = 65536;
 
@@ -99,14 +101,43 @@ function checkInt(name: string, v: number, limit: number): void {
   if (!Number.isInteger(v) || Math.abs(v) > limit) throw new RangeError(`${name} must be an integer within ±${limit}: ${v}`);
 }
 
-/** Hands an offset to the kernel PLL, which slews it out (ADJ_OFFSET|ADJ_NANO, STA_PLL). */
+/**
+ * Hands an offset to the kernel PLL, which slews it out (ADJ_OFFSET|ADJ_NANO,
+ * STA_PLL) for `clocktower sync`'s one-shot slew. STA_FREQHOLD keeps the PLL
+ * from also changing the frequency: a one-shot correction is phase only.
+ */
 export function slewOffsetNs(offsetNs: number): KernelClock {
   checkInt('offsetNs', offsetNs, MAX_SLEW_OFFSET_NS);
   const cur = readKernelClock();
   return write({
     modes: K.ADJ_OFFSET | K.ADJ_NANO | K.ADJ_STATUS,
     offset: offsetNs,
-    status: (cur.status | K.STA_PLL | K.STA_NANO) & ~K.STA_FREQHOLD,
+    status: cur.status | K.STA_PLL | K.STA_FREQHOLD,
+  });
+}
+
+/**
+ * Puts the kernel clock in the state the system driver starts from, whatever
+ * an earlier run (or another daemon) left: no phase correction pending in the
+ * PLL or from adjtime(), the PLL off (the driver slews by frequency), the
+ * frequency `freqPpm` (the saved drift), no leap pending, and unsynchronised
+ * (STA_UNSYNC, error bounds at the 16 s maximum) until a source says otherwise.
+ * A daemon killed mid-slew leaves its slew rate in the frequency: this undoes it.
+ */
+export function resetKernelClock(freqPpm: number): KernelClock {
+  if (!Number.isFinite(freqPpm) || Math.abs(freqPpm) > MAX_FREQ_PPM) {
+    throw new RangeError(`freqPpm must be within ±${MAX_FREQ_PPM}: ${freqPpm}`);
+  }
+  // The kernel drops a pending PLL offset only through ADJ_OFFSET with STA_PLL on,
+  // and applies what is left of it each second even with the PLL off.
+  write({ modes: K.ADJ_STATUS | K.ADJ_OFFSET | K.ADJ_NANO, status: K.STA_PLL | K.STA_FREQHOLD, offset: 0 });
+  write({ modes: K.ADJ_OFFSET_SINGLESHOT, offset: 0 }); // adjtime()'s pending correction; must be alone
+  return write({
+    modes: K.ADJ_STATUS | K.ADJ_FREQUENCY | K.ADJ_MAXERROR | K.ADJ_ESTERROR,
+    status: K.STA_UNSYNC,
+    freq: Math.round(freqPpm * FREQ_SCALE),
+    maxerror: MAX_ERROR_US,
+    esterror: MAX_ERROR_US,
   });
 }
 
@@ -128,8 +159,8 @@ export function stepNs(offsetNs: bigint): KernelClock {
 
 /** Marks the clock synchronised or not (STA_UNSYNC) with its error bounds, and the leap warning. */
 export function setSyncStatus(s: { synced: boolean; maxErrorUs: number; estErrorUs: number; leap?: Leap }): KernelClock {
-  checkInt('maxErrorUs', s.maxErrorUs, 16_000_000);
-  checkInt('estErrorUs', s.estErrorUs, 16_000_000);
+  checkInt('maxErrorUs', s.maxErrorUs, MAX_ERROR_US);
+  checkInt('estErrorUs', s.estErrorUs, MAX_ERROR_US);
   const cur = readKernelClock();
   let status = cur.status & ~(K.STA_UNSYNC | K.STA_INS | K.STA_DEL);
   if (!s.synced) status |= K.STA_UNSYNC;
