@@ -22,6 +22,7 @@
             "native/addresses.cc",
             "native/clock.cc",
             "native/loadgen.cc",
+            "native/notify.cc",
             "native/ntp_mac.cc",
             "native/responder.cc",
             "native/timestamps.cc",

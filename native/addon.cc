@@ -7,6 +7,7 @@ void InitNtpTime(Napi::Env env, Napi::Object exports);
 void InitClock(Napi::Env env, Napi::Object exports);
 void InitUdpEndpoint(Napi::Env env, Napi::Object exports);
 void InitLoadGen(Napi::Env env, Napi::Object exports);
+void InitNotify(Napi::Env env, Napi::Object exports);
 #endif
 }  // namespace ct
 
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ct::InitClock(env, exports);
   ct::InitUdpEndpoint(env, exports);
   ct::InitLoadGen(env, exports);
+  ct::InitNotify(env, exports);
 #endif
   return exports;
 }

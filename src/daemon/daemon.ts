@@ -36,7 +36,8 @@ import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
-import { processUse, ROLE_NAMES, type SourceStatus, type Status } from './status.js';
+import { processUse, ROLE_NAMES, statusLine, type SourceStatus, type Status } from './status.js';
+import { notifySocketSend } from '../native/notify.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -95,6 +96,8 @@ export class Daemon {
   #metrics: http.Server | null = null;
   #stopped = false;
   #authSeen = { ntp: 0n, election: 0 };
+  /** The service manager's socket (Type=notify), until a send to it fails. */
+  #notifySocket = process.env['NOTIFY_SOCKET'] || null;
 
   /** Takes the state dir, binds the sockets and starts the node. Throws ClocktowerError (or ConfigError) on a fatal problem. */
   static async start(cfg: Config, opts: DaemonOptions): Promise<Daemon> {
@@ -130,7 +133,8 @@ export class Daemon {
     const sys = realtimeNs();
     if (cfg.clock.mode === 'system') {
       if (!hasCapSysTime()) throw new ClocktowerError('EPERM', 'clock mode "system" needs CAP_SYS_TIME (run as root or grant the capability, see contrib/clocktower.service)');
-      this.clock = new SystemClock();
+      // The kernel starts from the saved drift, whatever a killed run left in it.
+      this.clock = new SystemClock({ freqPpm });
     } else {
       this.clock = new VirtualClock({ atSysNs: sys, ...(cfg.clock.startNs !== null ? { startNs: cfg.clock.startNs } : {}), freqPpm });
     }
@@ -188,6 +192,7 @@ export class Daemon {
     });
     this.#exec(this.node.start(this.#now(), this.#rng));
     this.#houseTimer = setInterval(() => this.#housekeeping(), Number(AUTH_REPORT_NS / 1_000_000n));
+    this.#notify(`READY=1\nSTATUS=${statusLine(this.status())}`);
     const b = this.cfg.ntp.broadcast;
     if (b) this.#broadcastTimer = setInterval(() => this.#broadcast(), 2 ** b.intervalLog2 * 1000);
   }
@@ -351,6 +356,7 @@ export class Daemon {
         case 'clock':
           try {
             this.clock.apply(a.cmd, realtimeNs());
+            if (a.cmd.type === 'step' && this.clock.mode === 'system') this.#jumps.reset();
           } catch (e) {
             this.#log.error('clock command failed', { cmd: a.cmd.type, error: errorCode(e) });
           }
@@ -382,6 +388,7 @@ export class Daemon {
         case 'event':
           this.#logEvent(a.event);
           this.#onEvent?.(a.event);
+          if (a.event.kind === 'role' || a.event.kind === 'leader' || a.event.kind === 'synced') setImmediate(() => this.#notifyStatus());
           break;
       }
     }
@@ -400,7 +407,12 @@ export class Daemon {
 
   /** Hands the served state and the clock's current linear piece to every server. */
   #pushState(): void {
-    const sys = realtimeNs();
+    let sys = realtimeNs();
+    const due = this.clock.slewEndSysNs();
+    if (due !== null && sys >= due) {
+      this.clock.settle(sys);
+      sys = realtimeNs();
+    }
     const model = this.clock.model(sys);
     this.#listeners.setState(this.#state, model);
     if (this.#slewTimer) clearTimeout(this.#slewTimer);
@@ -454,8 +466,24 @@ export class Daemon {
     }
   }
 
-  /** Summarises authentication failures since the last look: one line per burst, none per packet. */
+  /** sd_notify(3): systemd's `Type=notify` waits for READY=1 and shows STATUS= in `systemctl status`. */
+  #notify(message: string): void {
+    if (this.#notifySocket === null) return;
+    try {
+      notifySocketSend(this.#notifySocket, message);
+    } catch (e) {
+      this.#log.warn('cannot notify the service manager; not trying again', { socket: this.#notifySocket, error: errorCode(e) });
+      this.#notifySocket = null;
+    }
+  }
+
+  #notifyStatus(): void {
+    if (!this.#stopped) this.#notify(`STATUS=${statusLine(this.status())}`);
+  }
+
+  /** Summarises authentication failures since the last look (one line per burst, none per packet); refreshes STATUS=. */
   #housekeeping(): void {
+    this.#notifyStatus();
     const c = this.#listeners.counters();
     const ntp = BigInt(c['dropBadMac'] ?? 0) + BigInt(c['dropUnauthenticated'] ?? 0);
     const el = this.node.election.counters.dropBadMac + this.node.election.counters.dropUnauthenticated;
@@ -555,6 +583,7 @@ export class Daemon {
   /** SIGTERM/SIGINT: save the floor, tell the peers, close everything. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    this.#notify('STOPPING=1');
     this.#exec(this.node.stop(this.#now()));
     await this.#close();
     this.#log.info('stopped', { id: this.cfg.node.id });
@@ -563,6 +592,11 @@ export class Daemon {
   /** Closes whatever is open (also after a failed start) and releases the lock. */
   async #close(): Promise<void> {
     this.#stopped = true;
+    try {
+      this.clock.release(realtimeNs());
+    } catch (e) {
+      this.#log.error('could not end the slew in progress', { error: errorCode(e) });
+    }
     for (const t of [this.#timer, this.#slewTimer]) if (t) clearTimeout(t);
     for (const t of [this.#houseTimer, this.#broadcastTimer]) if (t) clearInterval(t);
     this.#cluster?.close();

@@ -88,3 +88,17 @@ export function processUse(): Status['process'] {
   }
   return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, open_fds: fds };
 }
+
+/** One line for a service manager (sd_notify STATUS=) and wait-sync: role, source and offset. */
+export function statusLine(s: Status): string {
+  const sync = s.synced ? 'synchronised' : 'not synchronised';
+  const offset = s.source?.last_offset_ns != null ? `, offset ${formatOffsetMs(Number(s.source.last_offset_ns))}` : '';
+  if (s.role === 'server') return `server, stratum ${s.stratum}, ${sync}${offset}`;
+  if (s.role === 'client') return `client of ${s.leader ? `${s.leader.id} at ${s.leader.address}` : '(none)'}, ${sync}${offset}`;
+  return `looking for a server, ${sync}${offset}`;
+}
+
+/** Signed milliseconds, three decimals: "+0.012 ms". */
+export function formatOffsetMs(ns: number): string {
+  return `${ns >= 0 ? '+' : ''}${(ns / 1e6).toFixed(3)} ms`;
+}

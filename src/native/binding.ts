@@ -113,6 +113,8 @@ export interface NativeBinding {
   adjtimexRead(): TimexState;
   adjtimexWrite(w: TimexWrite): TimexState;
   adjtimexConstants: Record<string, number>;
+  notifySocketSend(path: string, message: string): void;
+  notifySocketPathMax: number;
   UdpEndpoint: new (
     opts: NativeUdpOptions,
     onRx: (count: number) => void,
