@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'check-config': async () => (await import('./check-config.js')).command,
   query: async () => (await import('./query.js')).command,
   sync: async () => (await import('./sync.js')).command,
+  'wait-sync': async () => (await import('./wait-sync.js')).command,
   demo: async () => (await import('./demo.js')).command,
   bench: async () => (await import('./bench.js')).command,
   simulate: async () => (await import('./simulate.js')).command,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { defaultConfig } from '../daemon/config.js';
 import { controlRequest } from '../daemon/control.js';
 import type { Status } from '../daemon/status.js';
-import { parse } from './args.js';
+import { parse, type Parsed } from './args.js';
 import type { Command } from './main.js';
 import { configFrom } from './run.js';
 
@@ -20,7 +20,7 @@ else /run/clocktower.sock.
 
 Exit status: 0 when the node answered, 1 when it could not be reached.`;
 
-function defaultSocket(): string {
+export function defaultSocket(): string {
   const env = process.env['CLOCKTOWER_SOCKET'];
   if (env) return env;
   const user = defaultConfig().control.socket;
@@ -54,18 +54,24 @@ export function formatStatus(s: Status): string {
   return lines.join('\n');
 }
 
+/** The control socket from --socket, --config or the defaults; null after printing a config error. */
+export function socketFrom(p: Parsed): string | null {
+  const socket = p.str('socket');
+  if (socket) return socket;
+  if (p.str('config')) {
+    const cfg = configFrom(p.str('config'));
+    return cfg ? cfg.control.socket : null;
+  }
+  return defaultSocket();
+}
+
 export const command: Command = {
   summary: "show a running node's role, leader, clock, sources and peers",
   usage,
   async run(args) {
     const p = parse(args, { socket: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } });
-    let socket = p.str('socket');
-    if (!socket && p.str('config')) {
-      const cfg = configFrom(p.str('config'));
-      if (!cfg) return 2;
-      socket = cfg.control.socket;
-    }
-    socket ??= defaultSocket();
+    const socket = socketFrom(p);
+    if (socket === null) return 2;
     try {
       const s = (await controlRequest(socket, { cmd: 'status' })) as Status;
       console.log(p.values.json ? JSON.stringify(s, null, 2) : formatStatus(s));
