@@ -2,14 +2,15 @@
 // line CI reads: `N passed, N failed[, N skipped]`.
 //   node --import tsx test/run.ts [tier | tier/file ...]   (default: every tier but `package`)
 // `package` (npm pack's contents, run by scripts/test-arm.sh after the
-// prebuilds are built) runs only when named.
+// prebuilds are built) and `kernel` (user-mode Linux guests, `npm run
+// test:kernel`) run only when named.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TIERS = ['unit', 'native', 'sim', 'system', 'netns', 'interop'];
-const NAMED_ONLY = ['package'];
+const NAMED_ONLY = ['package', 'kernel'];
 
 function find(dir: string): string[] {
   let out: string[] = [];
