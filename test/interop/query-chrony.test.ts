@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 
 import { startChronyd, type Chronyd } from '../helpers/chrony.js';
 import { runCli } from '../helpers/cli.js';
-import { need } from '../helpers/tools.js';
+import { need, testIf } from '../helpers/tools.js';
 
 const KEYS = [
   '# shared by chronyd and clocktower',
@@ -19,6 +19,7 @@ const KEYS = [
 
 let chrony: Chronyd | null = null;
 const enabled = need('chronyd', 'interop tests against chrony');
+const t = testIf(enabled, 'chronyd is not installed');
 
 test.before(async () => {
   if (enabled) chrony = await startChronyd(['local stratum 8', 'allow 127.0.0.0/8', 'keyfile $DIR/keys'], { keys: KEYS });
@@ -42,8 +43,7 @@ function assertChronyLocal(o: Record<string, unknown>): void {
   assert.ok((o['delay_ns'] as number) > 0 && (o['delay_ns'] as number) < 5_000_000);
 }
 
-test('query reports chronyd\'s stratum, refid and an offset within ±1 ms', async () => {
-  if (!chrony) return;
+t('query reports chronyd\'s stratum, refid and an offset within ±1 ms', async () => {
   const { code, out } = await queryJson([]);
   assert.is(code, 0);
   assert.is(out.length, 1);
@@ -52,17 +52,15 @@ test('query reports chronyd\'s stratum, refid and an offset within ±1 ms', asyn
 });
 
 for (const [id, type] of [[1, 'SHA1'], [2, 'AES128'], [3, 'MD5']] as const) {
-  test(`authenticated query with a ${type} key from the shared key file`, async () => {
-    if (!chrony) return;
-    const { code, out } = await queryJson(['--key', String(id), '--keyfile', path.join(chrony.dir, 'keys'), '--count', '2']);
+  t(`authenticated query with a ${type} key from the shared key file`, async () => {
+    const { code, out } = await queryJson(['--key', String(id), '--keyfile', path.join(chrony!.dir, 'keys'), '--count', '2']);
     assert.is(code, 0);
     assertChronyLocal(out[0]!);
   });
 }
 
-test('a wrong key is reported as an authentication failure, exit 1', async () => {
-  if (!chrony) return;
-  const wrong = path.join(chrony.dir, 'wrong-keys');
+t('a wrong key is reported as an authentication failure, exit 1', async () => {
+  const wrong = path.join(chrony!.dir, 'wrong-keys');
   writeFileSync(wrong, '1 SHA1 HEX:0000000000000000000000000000000000000000\n');
   const { code, out } = await queryJson(['--key', '1', '--keyfile', wrong, '--count', '1']);
   assert.is(code, 1);
@@ -71,8 +69,7 @@ test('a wrong key is reported as an authentication failure, exit 1', async () =>
   assert.match(String(out[0]!['error']), /wrong or unknown key/);
 });
 
-test('no server answering exits 1 with a reason; a bad argument exits 2', async () => {
-  if (!chrony) return;
+t('no server answering exits 1 with a reason; a bad argument exits 2', async () => {
   const r = await runCli(['query', '127.0.0.1:9', '--count', '1', '--timeout', '0.2']);
   assert.is(r.code, 1);
   assert.match(r.stdout, /no valid answer: timeout/);

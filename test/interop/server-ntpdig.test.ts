@@ -6,10 +6,11 @@ import * as assert from 'uvu/assert';
 
 import { root } from '../helpers/cli.js';
 import { canUseNetns, createNetns, type Netns } from '../helpers/netns.js';
-import { need } from '../helpers/tools.js';
+import { need, testIf } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 
 const enabled = canUseNetns() && need('ntpdig', 'ntpsec client interop') && need('ntpdate', 'ntpdate interop');
+const t = testIf(enabled, 'needs root, ip netns, ntpdig and ntpdate');
 let ns: Netns | null = null;
 let server: ReturnType<Netns['spawn']> | null = null;
 let out = '';
@@ -31,18 +32,16 @@ test.after(async () => {
   ns?.destroy();
 });
 
-test('ntpdig accepts our answers: stratum 3, offset within 1 ms', () => {
-  if (!ns) return;
-  const j = JSON.parse(ns.exec('ntpdig', ['-j', '-p', '2', '-t', '2', '127.0.0.1']));
+t('ntpdig accepts our answers: stratum 3, offset within 1 ms', () => {
+  const j = JSON.parse(ns!.exec('ntpdig', ['-j', '-p', '2', '-t', '2', '127.0.0.1']));
   assert.is(j.stratum, 3);
   assert.is(j.leap, 'no-leap');
   assert.ok(Math.abs(j.offset) < 0.001, `offset ${j.offset}`);
   assert.is(j.adjusted, false, 'query only: the clock is never set');
 });
 
-test('ntpdate -q accepts our answers', () => {
-  if (!ns) return;
-  const text = ns.exec('ntpdate', ['-q', '127.0.0.1']);
+t('ntpdate -q accepts our answers', () => {
+  const text = ns!.exec('ntpdate', ['-q', '127.0.0.1']);
   const m = /([+-]\d+\.\d+) \+\/- [\d.]+ 127\.0\.0\.1 s3 no-leap/.exec(text);
   assert.ok(m, text);
   assert.ok(Math.abs(Number(m![1])) < 0.001);

@@ -13,8 +13,10 @@ import type { Status } from '../../src/daemon/status.js';
 import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../helpers/lan.js';
 import { canUseNetns } from '../helpers/netns.js';
+import { testIf } from '../helpers/tools.js';
 
 const useNetns = canUseNetns();
+const t = testIf(useNetns, 'needs root and ip netns');
 const FACTORY = '1970-01-01T00:00:00Z';
 
 async function withLan(tag: string, n: number, body: (lan: Lan, base: string, nodes: DaemonProc[]) => Promise<void>): Promise<void> {
@@ -35,8 +37,7 @@ async function withLan(tag: string, n: number, body: (lan: Lan, base: string, no
 
 const offsetMs = (a: Status, b: Status) => Number(BigInt(a.clock.offset_from_system_ns) - BigInt(b.clock.offset_from_system_ns)) / 1e6;
 
-test('cluster.multicast: three hosts with no peers listed find each other through the group and elect one server', async () => {
-  if (!useNetns) return;
+t('cluster.multicast: three hosts with no peers listed find each other through the group and elect one server', async () => {
   await withLan('mcast', 3, async (lan, base, nodes) => {
     for (const h of lan.hosts) {
       nodes.push(
@@ -62,8 +63,7 @@ test('cluster.multicast: three hosts with no peers listed find each other throug
   });
 });
 
-test('NTP broadcast: a signed mode-5 server; a client calibrates with a volley then listens; a wrong-key client believes nothing', async () => {
-  if (!useNetns) return;
+t('NTP broadcast: a signed mode-5 server; a client calibrates with a volley then listens; a wrong-key client believes nothing', async () => {
   await withLan('bcast', 3, async (lan, base, nodes) => {
     const keys = path.join(base, 'ntp.keys');
     const wrong = path.join(base, 'wrong.keys');

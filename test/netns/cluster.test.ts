@@ -16,8 +16,10 @@ import type { Status } from '../../src/daemon/status.js';
 import { converged, DaemonProc, waitStatuses, type NodeSpec } from '../helpers/daemon.js';
 import { createLan, type Lan } from '../helpers/lan.js';
 import { canUseNetns } from '../helpers/netns.js';
+import { testIf } from '../helpers/tools.js';
 
 const useNetns = canUseNetns();
+const t = testIf(useNetns, 'needs root and ip netns');
 const FACTORY = '1970-01-01T00:00:00Z';
 const NAMES = 'abcdefghijklmnop';
 
@@ -71,8 +73,7 @@ function blockNtpPort(c: Cluster, i: number): ChildProcess {
 
 const bound = (p: ChildProcess) => new Promise<void>((resolve) => p.stdout!.once('data', () => resolve()));
 
-test('seed scenario over four hosts: A and C cannot serve, so B serves; B powered off -> D takes over and A, C follow', async () => {
-  if (!useNetns) return;
+t('seed scenario over four hosts: A and C cannot serve, so B serves; B powered off -> D takes over and A, C follow', async () => {
   await withCluster('seed', 4, () => ({}), async (c) => {
     const blockers = [blockNtpPort(c, 0), blockNtpPort(c, 2)];
     await Promise.all(blockers.map(bound));
@@ -87,8 +88,7 @@ test('seed scenario over four hosts: A and C cannot serve, so B serves; B powere
   });
 });
 
-test('partition: the server\'s link cut -> the rest elect B; healed -> two servers meet, B steps down, nobody steps back', async () => {
-  if (!useNetns) return;
+t('partition: the server\'s link cut -> the rest elect B; healed -> two servers meet, B steps down, nobody steps back', async () => {
   await withCluster('part', 4, () => ({}), async (c) => {
     const nodes = start(c);
     await waitStatuses(nodes, 'A to serve', converged('a', ['a', 'b', 'c', 'd']), 30_000);
@@ -112,8 +112,7 @@ test('partition: the server\'s link cut -> the rest elect B; healed -> two serve
   });
 });
 
-test('total power loss: every board killed and restarted at the factory date resumes at or above the saved floor', async () => {
-  if (!useNetns) return;
+t('total power loss: every board killed and restarted at the factory date resumes at or above the saved floor', async () => {
   // D keeps the real time (trusted) in the first life; in the second nobody does.
   await withCluster('power', 4, (i) => (i === 3 ? { start: null, trusted: true } : {}), async (c) => {
     let nodes = start(c);
@@ -134,8 +133,7 @@ test('total power loss: every board killed and restarted at the factory date res
   });
 });
 
-test('sixteen boards booted together converge on one server within 1 ms', async () => {
-  if (!useNetns) return;
+t('sixteen boards booted together converge on one server within 1 ms', async () => {
   await withCluster('s16', 16, () => ({}), async (c) => {
     const t = Date.now();
     const nodes = start(c);

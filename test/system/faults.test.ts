@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { UdpEndpoint } from '../../src/native/udp.js';
 import { DaemonProc, nodeConfig, waitStatuses, type NodeSpec } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/wait.js';
+import { testIf } from '../helpers/tools.js';
 
 const tmp = (tag: string) => mkdtempSync(path.join(tmpdir(), `ct-faults-${tag}-`));
 
@@ -68,8 +69,7 @@ test('a hung server (SIGSTOP) is replaced; when it resumes it follows the new se
 
 const canMount = spawnSync('unshare', ['-m', 'sh', '-c', 'd=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs "$d" && umount "$d" && rmdir "$d"']).status === 0;
 
-test(`a state directory that turns read-only, then full: reported, the node keeps serving${canMount ? '' : ' (SKIPPED: no mount namespace here)'}`, async () => {
-  if (!canMount) return;
+testIf(canMount, 'no mount namespace here')('a state directory that turns read-only, then full: reported, the node keeps serving', async () => {
   const dir = tmp('statedir');
   const state = path.join(dir, 'state');
   mkdirSync(state);
