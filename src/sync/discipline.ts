@@ -75,6 +75,8 @@ export class Discipline {
   #priorFreqPpm: number;
   #updates = 0;
   #points: Point[] = [];
+  /** The offset of a sample held as a possible phase jump (#phaseJump), or null. */
+  #held: number | null = null;
 
   constructor(o: DisciplineOptions = {}) {
     this.stepThresholdNs = o.stepThresholdNs ?? 128e6;
@@ -102,6 +104,7 @@ export class Discipline {
    */
   forgetSamples(): void {
     this.#points = [];
+    this.#held = null;
     this.#priorFreqPpm = this.#freqPpm;
   }
 
@@ -125,7 +128,16 @@ export class Discipline {
       return { commands, phaseNs: e.offsetNs, freqDeltaPpm: 0, stepped: true };
     }
 
-    this.#points.push({ x: e.localNs, y: Number(e.offsetNs), delayNs: e.delayNs ?? 0 });
+    const y = Number(e.offsetNs);
+    const jump = this.#phaseJump(y);
+    // One sample far off the line: a spike, or the first of a jump. It waits for the next.
+    if (jump === 'hold') return { commands: [this.#status(e)], phaseNs: 0n, freqDeltaPpm: 0, stepped: false };
+    // The source's time moved (it was stepped itself, say): the window moves with it, as it does
+    // with a step of ours, so the line keeps its slope and the jump is slewed out on the same
+    // frequency. Fitted as it stood, an 80 ms jump read as a frequency error and ran the
+    // frequency into its limit (500 ppm in a few samples).
+    if (jump !== null) for (const p of this.#points) p.y += jump;
+    this.#points.push({ x: e.localNs, y, delayNs: e.delayNs ?? 0 });
     this.#trim();
     const fit = this.#fit(e.localNs, (this.#freqPpm - this.#priorFreqPpm) * 1e-6);
     const phase = fit.intercept;
@@ -141,6 +153,26 @@ export class Discipline {
     }
     commands.push(this.#status(e));
     return { commands, phaseNs: BigInt(Math.round(phase)), freqDeltaPpm: dFreq, stepped: false };
+  }
+
+  /**
+   * Whether a new offset is a phase jump of the source. The window's points
+   * are residuals against the clock as corrected, so a new one is expected
+   * near 0; one beyond JUMP_SIGMAS robust standard deviations (and
+   * JUMP_FLOOR_NS) is held, and a second on the same side, near the first,
+   * confirms a jump (ntpd's spike state waits likewise): returns its size
+   * (the two samples' mean). Otherwise the held one was a spike and is dropped.
+   */
+  #phaseJump(y: number): number | 'hold' | null {
+    const held = this.#held;
+    this.#held = null;
+    if (this.#points.length < JUMP_MIN_POINTS) return null;
+    const sigma = 1.4826 * median(this.#points.map((p) => Math.abs(p.y)));
+    const limit = Math.max(JUMP_SIGMAS * sigma, JUMP_FLOOR_NS);
+    if (Math.abs(y) <= limit) return null;
+    if (held !== null && Math.sign(held) === Math.sign(y) && Math.abs(y - held) <= Math.max(limit, Math.abs(held) / 4)) return (held + y) / 2;
+    this.#held = y;
+    return 'hold';
   }
 
   #status(e: Estimate): ClockCommand {
@@ -212,6 +244,19 @@ export class Discipline {
     const a = a0 + (b - shrunk) * line.mx;
     return { intercept: a, slopePpm: shrunk * 1e6 };
   }
+}
+
+/** A phase jump is looked for once the window has this many points (their spread is the scale). */
+const JUMP_MIN_POINTS = 8;
+/** How many robust standard deviations off the line a phase jump is. */
+const JUMP_SIGMAS = 10;
+/** ...and at least this far (1 ms): on a quiet LAN ten deviations are a few µs, which queueing reaches. */
+const JUMP_FLOOR_NS = 1_000_000;
+
+function median(xs: number[]): number {
+  const a = [...xs].sort((p, q) => p - q);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
 }
 
 /** Fewer points than this say too little about how variance grows with delay. */

@@ -209,6 +209,42 @@ test('discipline: a skew of offset with excess delay is taken in gradually, neve
   }
 });
 
+/**
+ * A clock 12 ppm slow under 20 µs of noise, disciplined at 1 s; at sample 120
+ * the source's time moves by `jumpNs` (it was stepped), and one `spikeNs`
+ * sample comes at 80. Returns the frequency error after the jump and how much
+ * of the jump is left after 120 more samples.
+ */
+function phaseJump(seed: number, jumpNs: number, spikeNs: number): { maxFreqErrPpm: number; leftNs: number; spikePhaseNs: number } {
+  const rng = seededRng(seed);
+  const d = new Discipline();
+  let clockErrNs = 0; // local − source, before the jump
+  let maxFreqErrPpm = 0;
+  let spikePhaseNs = 0;
+  for (let i = 0; i < 240; i++) {
+    const noise = (rng.float() + rng.float() + rng.float() - 1.5) * 40_000;
+    const source = i >= 120 ? jumpNs : 0;
+    const spike = i === 80 ? spikeNs : 0;
+    const r = d.update({ offsetNs: BigInt(Math.round(source - clockErrNs + noise + spike)), localNs: BigInt(i) * S, errorNs: 0, leap: 0, delayNs: 100_000 });
+    if (i === 80) spikePhaseNs = Number(r.phaseNs);
+    clockErrNs += Number(r.phaseNs) + (d.freqPpm - 12) * 1e3;
+    if (i >= 120) maxFreqErrPpm = Math.max(maxFreqErrPpm, Math.abs(d.freqPpm - 12));
+  }
+  return { maxFreqErrPpm, leftNs: jumpNs - clockErrNs, spikePhaseNs };
+}
+
+test('discipline: a phase jump of the source is slewed out on the same frequency; a lone spike moves nothing', () => {
+  for (const seed of [testSeed(61), 62, 63]) {
+    for (const jumpNs of [50e6, -80e6, 3e6]) {
+      const r = phaseJump(seed, jumpNs, 5e6);
+      // Fitted into the old line, an 80 ms jump ran the frequency to its 500 ppm limit.
+      assert.ok(r.maxFreqErrPpm < 1, `seed ${seed}, jump ${jumpNs / 1e6} ms: frequency off by up to ${r.maxFreqErrPpm.toFixed(2)} ppm`);
+      assert.ok(Math.abs(r.leftNs) < 100_000, `seed ${seed}, jump ${jumpNs / 1e6} ms: ${(r.leftNs / 1e3).toFixed(1)} µs of it left`);
+      assert.is(r.spikePhaseNs, 0, 'the 5 ms spike was held and dropped');
+    }
+  }
+});
+
 test('a source that stops answering: after eight unanswered polls the clock is unsynchronised and the kernel told so', () => {
   const rng = seededRng(testSeed(21));
   const client = new SyncClient({ localPrecisionLog2: -24 });
