@@ -37,3 +37,12 @@ export class JumpDetector {
     return jump > limit || jump < -limit ? jump : null;
   }
 }
+
+/** adjtimex states during and after an inserted or deleted second: TIME_OOP, TIME_WAIT. */
+const LEAP_STATES = new Set([3, 4]);
+
+/** Whether a jump of the system clock is the kernel's own leap second (±1 s, with the kernel in its leap states). */
+export function isLeapSecond(jumpNs: bigint, kernelState: number): boolean {
+  const off = jumpNs < 0n ? jumpNs + 1_000_000_000n : jumpNs - 1_000_000_000n;
+  return LEAP_STATES.has(kernelState) && off < JUMP_MIN_NS && off > -JUMP_MIN_NS;
+}

@@ -12,8 +12,9 @@ import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 
-import { JumpDetector } from '../clock/jump.js';
-import { hasCapSysTime, SystemClock } from '../clock/system.js';
+import { isLeapSecond, JumpDetector } from '../clock/jump.js';
+import { hasCapSysTime, nativeKernel } from '../clock/kernel.js';
+import { SystemClock } from '../clock/system.js';
 import { VirtualClock } from '../clock/virtual.js';
 import type { ClockDriver } from '../clock/driver.js';
 import { ClusterNode, LEADER_SOURCE, type NodeAction, type NodeEvent, type Now } from '../cluster/node.js';
@@ -22,7 +23,7 @@ import { Role, type ClusterKey } from '../election/wire.js';
 import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
 import { buildBroadcast, UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
-import { realtimeNs } from '../native/clock.js';
+import { readKernelClock, realtimeNs } from '../native/clock.js';
 import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
 import type { SourceConfig } from '../sync/source.js';
 import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
@@ -134,7 +135,7 @@ export class Daemon {
     if (cfg.clock.mode === 'system') {
       if (!hasCapSysTime()) throw new ClocktowerError('EPERM', 'clock mode "system" needs CAP_SYS_TIME (run as root or grant the capability, see contrib/clocktower.service)');
       // The kernel starts from the saved drift, whatever a killed run left in it.
-      this.clock = new SystemClock({ freqPpm });
+      this.clock = new SystemClock({ kernel: nativeKernel(), freqPpm });
     } else {
       this.clock = new VirtualClock({ atSysNs: sys, ...(cfg.clock.startNs !== null ? { startNs: cfg.clock.startNs } : {}), freqPpm });
     }
@@ -250,6 +251,8 @@ export class Daemon {
         this.clock.absorbSystemJump(jump);
         this.#pushState();
         this.#log.warn('the system clock was stepped; the virtual clock carries on', { jump_ms: jumpMs });
+      } else if (isLeapSecond(jump, readKernelClock().state)) {
+        this.#log.info('leap second: the kernel repeated a second', { jump_ms: jumpMs });
       } else {
         this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
       }

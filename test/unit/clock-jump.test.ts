@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { JUMP_MIN_NS, JumpDetector } from '../../src/clock/jump.js';
+import { isLeapSecond, JUMP_MIN_NS, JumpDetector } from '../../src/clock/jump.js';
 import { VirtualClock } from '../../src/clock/virtual.js';
 
 const S = 1_000_000_000n;
@@ -54,6 +54,14 @@ test('the native model follows the absorbed jump: the same real instant maps to 
   const after = clock.model(sys0 + 3n * S - HOUR);
   const nodeAfter = after.refNodeNs + (sys0 + 3n * S - HOUR - after.refSysNs);
   assert.is(nodeAfter, nodeBefore);
+});
+
+test('the kernel\'s own leap second is told apart from a step by someone else', () => {
+  assert.ok(isLeapSecond(-S + 3_000_000n, 4), 'an inserted second, seen just after (TIME_WAIT)');
+  assert.ok(isLeapSecond(-S, 3), 'during it (TIME_OOP)');
+  assert.ok(isLeapSecond(S, 4), 'a deleted second');
+  assert.not.ok(isLeapSecond(-S, 0), 'a 1 s step with the kernel in TIME_OK is a step');
+  assert.not.ok(isLeapSecond(-3n * S, 4), 'a 3 s step while the leap state lingers is a step');
 });
 
 test.run();
