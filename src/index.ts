@@ -23,7 +23,8 @@ export { realtimeNs, monotonicRawNs, readKernelClock, type KernelClock } from '.
 // Clocks.
 export type { ClockCommand, ClockDriver, ClockModel } from './clock/driver.js';
 export { VirtualClock, type VirtualClockOptions } from './clock/virtual.js';
-export { SystemClock, hasCapSysTime } from './clock/system.js';
+export { SystemClock, type KernelPort } from './clock/system.js';
+export { hasCapSysTime, nativeKernel } from './clock/kernel.js';
 
 // The pure cores.
 export { decodePacket, encodePacket, formatRefId, type NtpPacket } from './ntp/packet.js';

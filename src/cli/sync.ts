@@ -1,6 +1,6 @@
 import { webcrypto } from 'node:crypto';
 
-import { hasCapSysTime } from '../clock/system.js';
+import { hasCapSysTime } from '../clock/kernel.js';
 import { query } from '../daemon/query.js';
 import { enableSystemClockWrites, MAX_SLEW_OFFSET_NS, slewOffsetNs, stepNs } from '../native/clock.js';
 import { readKeyFile } from '../daemon/keyfile.js';

@@ -1,6 +1,7 @@
 // The system clock driver: the machine's own clock through adjtimex. Used
-// only when a config says `[clock] mode = "system"`; creating it is what
-// enables clock writes in this process (src/native/clock.ts).
+// only when a config says `[clock] mode = "system"`, with the kernel port of
+// src/clock/kernel.ts, whose creation is what enables clock writes in this
+// process (src/native/clock.ts).
 //
 // Slews go through the kernel frequency, not the kernel PLL (as chrony's
 // generic driver does): for a slew the frequency is the base plus a slew
@@ -11,51 +12,23 @@
 // runs up to a second ahead of what the clock has done. Steps go to
 // ADJ_SETOFFSET, the error bounds, STA_UNSYNC and the leap warning to
 // ADJ_STATUS.
-import {
-  enableSystemClockWrites,
-  MAX_ERROR_US,
-  MAX_FREQ_PPM,
-  realtimeNs,
-  resetKernelClock,
-  setFrequencyPpm,
-  setSyncStatus,
-  stepNs,
-  type Leap,
-} from '../native/clock.js';
-import { readFileSync } from 'node:fs';
-
 import type { ClockCommand, ClockDriver, ClockModel } from './driver.js';
 import { slewDoneNs, slewDurationNs } from './slew.js';
 
-const CAP_SYS_TIME = 25n;
+/** The kernel's frequency limit (MAXFREQ), ppm; src/native/clock.ts checks it at the write too. */
+const MAX_FREQ_PPM = 500;
+/** The kernel's error bound ceiling (NTP_PHASE_LIMIT), µs. */
+const MAX_ERROR_US = 16_000_000;
 
-/** Whether this process may set the clock (CapEff in /proc/self/status), so a caller can say so before trying. */
-export function hasCapSysTime(): boolean {
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m !== null && ((BigInt(`0x${m[1]}`) >> CAP_SYS_TIME) & 1n) === 1n;
-  } catch {
-    return false;
-  }
-}
-
-/** What the driver asks of the kernel; the native calls by default, a fake in unit tests. */
+/** What the driver asks of the kernel: adjtimex through the addon (src/clock/kernel.ts), a fake in unit tests. */
 export interface KernelPort {
   realtimeNs(): bigint;
   /** The start state: frequency `freqPpm`, nothing pending, unsynchronised (resetKernelClock). */
   reset(freqPpm: number): void;
   setFrequencyPpm(freqPpm: number): void;
   step(offsetNs: bigint): void;
-  setStatus(s: { synced: boolean; maxErrorUs: number; estErrorUs: number; leap: Leap }): void;
+  setStatus(s: { synced: boolean; maxErrorUs: number; estErrorUs: number; leap: 'none' | 'insert' | 'delete' }): void;
 }
-
-export const nativeKernel: KernelPort = {
-  realtimeNs,
-  reset: (f) => void resetKernelClock(f),
-  setFrequencyPpm: (f) => void setFrequencyPpm(f),
-  step: (o) => void stepNs(o),
-  setStatus: (s) => void setSyncStatus(s),
-};
 
 /**
  * A slew lasts at least this long, so its rate stays in proportion to the
@@ -71,7 +44,7 @@ export interface SystemClockOptions {
   freqPpm?: number;
   /** Fastest slew, ppm (default 500, as the virtual clock's; the kernel's ±500 ppm bounds base + slew too). */
   maxSlewRatePpm?: number;
-  kernel?: KernelPort;
+  kernel: KernelPort;
 }
 
 interface Slew {
@@ -89,9 +62,8 @@ export class SystemClock implements ClockDriver {
   #baseFreqPpm: number;
   #slew: Slew | null = null;
 
-  constructor(o: SystemClockOptions = {}) {
-    enableSystemClockWrites();
-    this.#k = o.kernel ?? nativeKernel;
+  constructor(o: SystemClockOptions) {
+    this.#k = o.kernel;
     this.#maxSlewPpm = o.maxSlewRatePpm ?? 500;
     this.#baseFreqPpm = clampFreq(o.freqPpm ?? 0);
     this.#k.reset(this.#baseFreqPpm);
@@ -116,7 +88,8 @@ export class SystemClock implements ClockDriver {
     return this.#baseFreqPpm;
   }
 
-  apply(cmd: ClockCommand): void {
+  /** The kernel's time is read at each write, not taken from the caller's earlier reading. */
+  apply(cmd: ClockCommand, _sysNs?: bigint): void {
     switch (cmd.type) {
       case 'step': {
         // Cooked time counted the slew in progress as done: the step carries it.
@@ -178,7 +151,7 @@ export class SystemClock implements ClockDriver {
    * this runs late by some milliseconds, and the kernel kept slewing until
    * now: the overshoot (rate × lateness) is slewed back the same way.
    */
-  settle(): void {
+  settle(_sysNs?: bigint): void {
     const s = this.#slew;
     if (!s) return;
     const now = this.#k.realtimeNs();
@@ -189,7 +162,7 @@ export class SystemClock implements ClockDriver {
   }
 
   /** Stopping: the kernel keeps the base frequency; what a slew had left is dropped (the next start measures it). */
-  release(): void {
+  release(_sysNs?: bigint): void {
     if (this.#slew) this.#startSlew(0, this.#k.realtimeNs());
   }
 }

@@ -97,7 +97,7 @@ export class VirtualClock implements ClockDriver {
   }
 
   /** The model carries a slew to its end by itself. */
-  settle(): void {}
+  settle(_sysNs?: bigint): void {}
 
-  release(): void {}
+  release(_sysNs?: bigint): void {}
 }
