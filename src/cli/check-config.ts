@@ -1,7 +1,7 @@
 import { describeConfig } from '../daemon/config.js';
 import { UsageError } from './args.js';
 import type { Command } from './main.js';
-import { configFrom } from './run.js';
+import { configFrom } from './config-file.js';
 
 const usage = `usage: clocktower check-config FILE...
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { packageRoot } from '../native/binding.js';
+import { packageRoot } from '../util/package-root.js';
 import { UsageError } from './args.js';
 
 export interface Command {

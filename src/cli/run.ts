@@ -1,10 +1,11 @@
-import { defaultConfig, loadConfig, type Config } from '../daemon/config.js';
+import { loadConfig } from '../daemon/config.js';
 import { Daemon } from '../daemon/daemon.js';
 import { formatHostPort } from '../daemon/hostport.js';
 import { createLogger } from '../daemon/log.js';
 import { Role } from '../election/wire.js';
 import { ClocktowerError, ConfigError } from '../util/errors.js';
 import { parse } from './args.js';
+import { configFrom } from './config-file.js';
 import type { Command } from './main.js';
 
 const usage = `usage: clocktower run [--config FILE] [--log-time]
@@ -26,19 +27,6 @@ options:
 
 Exit status: 0 after a clean stop, 1 when the node cannot start, 2 on a bad
 config or usage.`;
-
-/** Loads --config or the embedded default; prints a ConfigError and returns null. */
-export function configFrom(file: string | undefined): Config | null {
-  try {
-    return file === undefined ? defaultConfig() : loadConfig(file);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(`clocktower: ${e.message}`);
-      return null;
-    }
-    throw e;
-  }
-}
 
 export const command: Command = {
   summary: 'run a node (the daemon) in the foreground',

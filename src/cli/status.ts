@@ -5,7 +5,7 @@ import { controlRequest } from '../daemon/control.js';
 import type { Status } from '../daemon/status.js';
 import { parse, type Parsed } from './args.js';
 import type { Command } from './main.js';
-import { configFrom } from './run.js';
+import { configFrom } from './config-file.js';
 
 const usage = `usage: clocktower status [--socket PATH | --config FILE] [--json]
 

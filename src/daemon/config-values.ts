@@ -6,7 +6,7 @@ import net from 'node:net';
 
 import { TomlDate } from 'smol-toml';
 
-import { encodeCidr } from '../native/server.js';
+import { encodeCidr } from '../util/ip.js';
 import { ConfigError } from '../util/errors.js';
 import { parseHostPort, type HostPort } from './hostport.js';
 

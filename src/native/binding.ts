@@ -3,8 +3,8 @@
 // below are what native/*.cc export; callers go through the validated
 // wrappers in this folder, never through `binding` directly.
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+
+import { packageRoot } from '../util/package-root.js';
 
 export interface TimexState {
   state: number;
@@ -122,8 +122,7 @@ export interface NativeBinding {
   ) => NativeUdpEndpoint;
 }
 
-/** The package root: this file sits at src/native/ or dist/native/. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { packageRoot };
 
 const require = createRequire(import.meta.url);
 const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };

@@ -3,12 +3,10 @@
 // heap per packet. Datagrams that are not requests to serve (replies to our
 // own client, broadcasts) still reach onBatch. Counters are read from shared
 // memory: no native call per read.
-import net from 'node:net';
-
 import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing, KeyType } from '../ntp/auth.js';
 import { nsToNtpShort } from '../ntp/time.js';
-import { ipToBytes } from '../util/ip.js';
+import { encodeCidr } from '../util/ip.js';
 import type { ServerState } from '../ntp/wire.js';
 import { UdpEndpoint, type UdpHandlers, type UdpOptions } from './udp.js';
 
@@ -48,22 +46,6 @@ export interface RateLimitOptions {
   burst?: number;
   /** At most one RATE/DENY KoD per client per this many seconds (default 1). */
   kodIntervalS?: number;
-}
-
-/** "a.b.c.d/n" or "x::y/n" -> 17 bytes: the address in IPv6 form (IPv4 mapped) and the prefix in that space. */
-export function encodeCidr(text: string): Uint8Array {
-  const [addr, bits] = text.split('/');
-  const family = net.isIP(addr ?? '');
-  if (family === 0) throw new TypeError(`bad CIDR ${JSON.stringify(text)}: not an IP address`);
-  const max = family === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
-    throw new TypeError(`bad CIDR ${JSON.stringify(text)}: prefix must be 0..${max}`);
-  }
-  const out = new Uint8Array(17);
-  out.set(ipToBytes(addr!), 0);
-  out[16] = (family === 4 ? 96 : 0) + prefix;
-  return out;
 }
 
 function packCidrs(list: string[] | undefined): Uint8Array {

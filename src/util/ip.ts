@@ -1,5 +1,6 @@
-// IP literals <-> 16 bytes (IPv4 as ::ffff:a.b.c.d). Used by the ACL encoder
-// and the election wire format. Pure.
+// IP literals <-> 16 bytes (IPv4 as ::ffff:a.b.c.d), and CIDRs for the ACLs.
+// Used by the config checks, the ACL encoder and the election wire format.
+// Pure: the config and check-config need no addon.
 import net from 'node:net';
 
 /** An IPv4 or IPv6 literal (no zone) -> 16 bytes, IPv4 mapped; throws on anything else. */
@@ -41,4 +42,20 @@ export function bytesToIp(b: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
   // Node's SocketAddress compresses the longest zero run for us.
   return new net.SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}
+
+/** "a.b.c.d/n" or "x::y/n" -> 17 bytes: the address in IPv6 form (IPv4 mapped) and the prefix in that space. */
+export function encodeCidr(text: string): Uint8Array {
+  const [addr, bits] = text.split('/');
+  const family = net.isIP(addr ?? '');
+  if (family === 0) throw new TypeError(`bad CIDR ${JSON.stringify(text)}: not an IP address`);
+  const max = family === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+    throw new TypeError(`bad CIDR ${JSON.stringify(text)}: prefix must be 0..${max}`);
+  }
+  const out = new Uint8Array(17);
+  out.set(ipToBytes(addr!), 0);
+  out[16] = (family === 4 ? 96 : 0) + prefix;
+  return out;
 }

@@ -12,7 +12,8 @@ import { decodePacket, encodePacket, emptyPacket, refIdText, type NtpPacket } fr
 import { ntp64ToUnixNs } from '../../src/ntp/time.js';
 import { buildResponse, UNSYNCHRONISED, type ServerState } from '../../src/ntp/wire.js';
 import { realtimeNs } from '../../src/native/clock.js';
-import { encodeCidr, NtpServer, SERVER_RCVBUF_BYTES } from '../../src/native/server.js';
+import { NtpServer, SERVER_RCVBUF_BYTES } from '../../src/native/server.js';
+import { encodeCidr } from '../../src/util/ip.js';
 import { UdpEndpoint, type Datagram } from '../../src/native/udp.js';
 import { seededRng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
