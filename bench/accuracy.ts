@@ -34,22 +34,8 @@ import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 import { createLan, LAN_PREFIX, type Lan } from '../test/helpers/lan.js';
 import { canUseNetns } from '../test/helpers/netns.js';
 import { Relay, type LinkSpec, type RelayStats } from '../test/tools/relay.js';
+import { PROFILES, type Profile } from './tools/profiles.js';
 import { chronySamples, formatChronyReadings, median, parseSamples, quantiles, replay, type ChronyReading } from './tools/replay-samples.js';
-
-interface Profile {
-  name: string;
-  /** null: no relay, both clients on the server's own loopback. */
-  fwd: LinkSpec | null;
-  rev: LinkSpec | null;
-}
-
-const PROFILES: Profile[] = [
-  { name: 'loopback (no relay)', fwd: null, rev: null },
-  { name: 'clean relay', fwd: {}, rev: {} },
-  { name: '100 µs ± 50 µs', fwd: { delayUs: 100, jitterUs: 50 }, rev: { delayUs: 100, jitterUs: 50 } },
-  { name: '1 ms ± 0.5 ms, 5 % loss', fwd: { delayUs: 1000, jitterUs: 500, loss: 0.05 }, rev: { delayUs: 1000, jitterUs: 500, loss: 0.05 } },
-  { name: 'asymmetric 200/50 µs', fwd: { delayUs: 200 }, rev: { delayUs: 50 } },
-];
 
 const args = process.argv.slice(2);
 const baseAt = args.indexOf('--base-us');
@@ -308,4 +294,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// --system: the same profiles with each client disciplining a real kernel clock (bench/accuracy-system.ts).
+if (process.argv.includes('--system')) await import('./accuracy-system.js');
+else await main();
