@@ -67,6 +67,14 @@ export class Link {
     return tap;
   }
 
+  removeTap(tap: string): void {
+    try {
+      this.#ip('link', 'del', tap);
+    } catch {
+      // gone with its guest
+    }
+  }
+
   /** A process of this tree's on the host side of the link (e.g. the reference server). */
   spawnScript(script: string, args: string[]): ChildProcess {
     return this.ns.spawn(NO_SYS_TIME[0]!, [...NO_SYS_TIME.slice(1), ...nodeArgv(script, args)]);
@@ -158,6 +166,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   live.delete(child);
   // UML's helper processes are in the guest's process group: none outlives it.
   try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* all gone */ }
+  o.link.removeTap(tap);
   const read = (f: string) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : '');
   const exit = read('guest.exit').trim();
   return { code: exit === '' ? null : Number(exit), timedOut, log: read('guest.log'), console: console_, dir };

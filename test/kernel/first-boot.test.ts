@@ -4,10 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { testIf } from '../helpers/tools.js';
 import { canUseUml, runBoard } from '../helpers/uml.js';
 
-const enabled = canUseUml();
-const t = enabled ? test : test.skip;
+const t = testIf(canUseUml(), 'user-mode Linux guests cannot run here (the reason is above)');
 
 interface KernelState { state: number; synced: boolean; pll: boolean; freqPpm: number; maxErrorUs: number; estErrorUs: number }
 interface FirstBoot {

@@ -3,8 +3,11 @@
 // `--freq-ppm` fast; the native responder answers from it with kernel
 // stamps. With `--leap-at`, it announces an inserted leap second (LI = 1)
 // until that instant and then inserts it (its time goes back 1 s), as a
-// leap-aware stratum 1 would. Prints `ready` once it serves; stops on SIGTERM.
+// leap-aware stratum 1 would. A datagram `jump MS` to its port + 1 (from a
+// guest on the link) moves its time by MS milliseconds, as a server that was
+// itself corrected would. Prints `ready` once it serves; stops on SIGTERM.
 //   node --import tsx test/kernel/refserver.ts --listen 198.18.1.1:123 [--start ISO] [--freq-ppm N] [--leap-at ISO]
+import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 
 import { realtimeNs } from '../../src/native/clock.js';
@@ -33,17 +36,32 @@ const state = (leap: number): ServerState => ({
 });
 
 const server = new NtpServer({ address: host!, port: Number(port) });
-server.setState(state(leapAt ? Leap.Insert : Leap.None), { refSysNs: sys0, refNodeNs: start, freqPpm });
+let jumpedNs = 0n;
+let leap = leapAt ? Leap.Insert : Leap.None;
+const publish = (): void => server.setState(state(leap), { refSysNs: sys0, refNodeNs: start + jumpedNs, freqPpm });
+publish();
+const control = dgram.createSocket('udp4');
+control.bind(Number(port) + 1, host);
+control.on('message', (m) => {
+  const ms = /^jump (-?\d+(?:\.\d+)?)$/.exec(m.toString())?.[1];
+  if (ms === undefined) return;
+  jumpedNs += BigInt(Math.round(Number(ms) * 1e6));
+  publish();
+  console.log(`jumped ${ms} ms`);
+});
 if (leapAt !== null) {
   // The system time at which node time reaches the leap: then the same line, 1 s back.
   const atSys = sys0 + BigInt(Math.round(Number(leapAt - start) / (1 + freqPpm * 1e-6)));
   setTimeout(() => {
-    server.setState(state(Leap.None), { refSysNs: sys0, refNodeNs: start - 1_000_000_000n, freqPpm });
+    leap = Leap.None;
+    jumpedNs -= 1_000_000_000n;
+    publish();
     console.log('leap inserted');
   }, Math.max(0, Number(atSys - realtimeNs()) / 1e6));
 }
 console.log('ready');
 process.on('SIGTERM', () => {
   server.close();
+  control.close();
   process.exit(0);
 });

@@ -3,6 +3,7 @@
 // and measurements against the upstream. Everything lands in GUEST_DIR, which
 // the host reads after the guest powers off.
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +20,7 @@ export const STATE_DIR = path.join(DIR, 'state');
 export const SOCKET = path.join(DIR, 'ctl.sock');
 
 /** A board's config: one node, system clock, the upstream polled every second. */
-export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}): string {
+export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}, upstream = UPSTREAM): string {
   const file = path.join(DIR, 'clocktower.toml');
   writeFileSync(
     file,
@@ -32,7 +33,7 @@ export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}):
       '[cluster]',
       'listen = "127.0.0.1:12300"',
       '[upstream]',
-      `servers = [{ address = "${UPSTREAM}", minpoll = 0, maxpoll = 0, iburst = true }]`,
+      `servers = [{ address = "${upstream}", minpoll = 0, maxpoll = 0, iburst = true }]`,
       '[clock]',
       'mode = "system"',
       ...(extra.clock ?? []),
@@ -117,9 +118,9 @@ export function kernel(): Pick<KernelClock, 'state' | 'synced' | 'pll' | 'leap' 
 }
 
 /** The kernel clock's offset from the upstream (upstream − guest), ns: the least-delay of `count` queries. */
-export async function errorToUpstreamNs(count = 8): Promise<{ offsetNs: number; delayNs: number }> {
-  const [r] = await query([UPSTREAM], { count, intervalMs: 50 });
-  if (!r?.best) throw new Error(`upstream did not answer: ${r?.error}`);
+export async function errorToUpstreamNs(count = 8, server = UPSTREAM): Promise<{ offsetNs: number; delayNs: number }> {
+  const [r] = await query([server], { count, intervalMs: 50 });
+  if (!r?.best) throw new Error(`${server} did not answer: ${r?.error}`);
   return { offsetNs: Number(r.best.offsetNs), delayNs: r.best.delayNs };
 }
 
@@ -142,6 +143,19 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
 export function cli(args: string[]): Promise<{ code: number | null; out: string }> {
   const [cmd, ...rest] = nodeArgv('src/cli/bin.ts', args);
   return run(cmd!, rest);
+}
+
+/** Moves the upstream's time by `ms` (test/kernel/refserver.ts listens on its port + 1). */
+export async function jumpUpstream(ms: number): Promise<void> {
+  const [host, port] = UPSTREAM.split(/:(?=\d+$)/);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => sock.send(`jump ${ms}`, Number(port) + 1, host, (e) => (e ? reject(e) : resolve())));
+  sock.close();
+}
+
+/** The `sample` lines of a daemon log (debug level): each accepted sample's offset, ns. */
+export function sampleOffsetsNs(log: string): number[] {
+  return log.split('\n').filter((l) => /^DEBUG sample /.test(l)).map((l) => Number(/ offset_ns=(-?\d+)/.exec(l)?.[1]));
 }
 
 /** The result file the host test asserts on. */

@@ -10,22 +10,41 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { writeState } from '../../../src/daemon/state.js';
 import { monotonicRawNs, readKernelClock, realtimeNs } from '../../../src/native/clock.js';
-import { query } from '../../../src/daemon/query.js';
-import { BoardDaemon, boardConfig, cli, DIR, errorToUpstreamNs, kernel, run, SOCKET, STATE_DIR, writeResult } from './board.js';
+import { BoardDaemon, boardConfig, cli, DIR, errorToUpstreamNs, jumpUpstream, kernel, nowIso, run, sampleOffsetsNs, SOCKET, STATE_DIR, writeResult } from './board.js';
 
-/** Steps of the kernel clock: REALTIME − MONOTONIC_RAW moving by more than 1 ms between two looks 20 ms apart. */
+/**
+ * Steps of the kernel clock: REALTIME − MONOTONIC_RAW moving by more than
+ * 1 ms between two looks 20 ms apart. Each look is raw, realtime, raw, kept
+ * only when the two raw reads are within 100 µs (the guest can be preempted
+ * between two reads: a 10 ms gap there looked like a 10 ms step and back).
+ */
 class StepWatch {
   steps: { at: string; byMs: number }[] = [];
-  #last = realtimeNs() - monotonicRawNs();
+  #last: bigint | null = null;
   #timer = setInterval(() => {
-    const d = realtimeNs() - monotonicRawNs();
-    const moved = Number(d - this.#last);
-    if (Math.abs(moved) > 1e6) this.steps.push({ at: new Date(Number(realtimeNs() / 1_000_000n)).toISOString(), byMs: moved / 1e6 });
+    const r0 = monotonicRawNs();
+    const rt = realtimeNs();
+    const r1 = monotonicRawNs();
+    if (r1 - r0 > 100_000n) return;
+    const d = rt - (r0 + r1) / 2n;
+    if (this.#last !== null) {
+      const moved = Number(d - this.#last);
+      if (Math.abs(moved) > 1e6) this.steps.push({ at: new Date(Number(rt / 1_000_000n)).toISOString(), byMs: moved / 1e6 });
+    }
     this.#last = d;
   }, 20);
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+}
+
+/** Polls adjtimex until `cond` holds; throws after limitMs. */
+async function untilKernel(what: string, cond: (k: ReturnType<typeof kernel>) => boolean, limitMs: number): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!cond(kernel())) {
+    if (Date.now() > end) throw new Error(`timed out after ${limitMs} ms waiting for ${what}; kernel: ${JSON.stringify(kernel())}`);
+    await sleep(50);
   }
 }
 
@@ -81,8 +100,160 @@ async function firstBoot(): Promise<void> {
   writeResult(r);
 }
 
+/**
+ * An upstream 50 ppm fast: the kernel frequency converges to it; SIGTERM saves
+ * it; after a restart the kernel runs on it from the start, so the first
+ * sample finds the clock where it was left.
+ */
+async function drift(): Promise<void> {
+  const r: Record<string, unknown> = {};
+  const config = boardConfig();
+  const d = new BoardDaemon(config).start();
+  r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90']);
+  const t0 = Date.now();
+  const trace: { s: number; freqPpm: number }[] = [];
+  let within = 0;
+  while (Date.now() - t0 < 240_000 && within < 10) {
+    await sleep(2000);
+    const f = kernel().freqPpm;
+    trace.push({ s: (Date.now() - t0) / 1000, freqPpm: f });
+    within = Math.abs(f - 50) < 1 ? within + 1 : 0;
+  }
+  r['trace'] = trace;
+  r['errorBeforeStop'] = await errorToUpstreamNs();
+  await d.stop('SIGTERM');
+  r['firstRun'] = { exit: d.exit, samples: sampleOffsetsNs(d.log).length };
+  r['saved'] = JSON.parse(readFileSync(path.join(STATE_DIR, 'state.json'), 'utf8'));
+  r['afterStop'] = kernel();
+  // Ten seconds without a daemon (an upgrade, a restart): the kernel keeps the frequency.
+  await sleep(10_000);
+  const again = new BoardDaemon(config).start();
+  r['restartFreqPpm'] = (await again.until('the restarted daemon', () => true, 60_000)).clock.freq_ppm;
+  await again.until('the first sample', () => sampleOffsetsNs(again.log).length >= 1, 60_000);
+  r['restartFirstSamplesNs'] = sampleOffsetsNs(again.log);
+  await again.stop('SIGTERM');
+  writeResult(r);
+}
+
+/**
+ * Offsets under the step threshold are slewed, never stepped (the upstream
+ * moves 50 ms); a step back past the saved time floor is refused (the board
+ * 2 h ahead of the upstream, its floor 1 h ahead).
+ */
+async function slewAndFloor(): Promise<void> {
+  const r: Record<string, unknown> = {};
+  const config = boardConfig();
+  const d = new BoardDaemon(config).start();
+  r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
+  const watch = new StepWatch();
+  await sleep(3000);
+  r['beforeJump'] = { error: await errorToUpstreamNs(), kernel: kernel() };
+  const base = kernel().freqPpm;
+  await jumpUpstream(50);
+  await untilKernel('the slew to start', (k) => k.freqPpm - base > 100, 30_000);
+  await sleep(1500);
+  r['slewing'] = { kernel: kernel(), error: await errorToUpstreamNs() };
+  await sleep(10_000);
+  r['tenSecondsOn'] = { kernel: kernel(), error: await errorToUpstreamNs() };
+  watch.stop();
+  r['steps'] = watch.steps;
+  r['stepLines'] = d.lines('clock step');
+  await d.stop('SIGTERM');
+
+  // The floor: saved 1 h ahead of the upstream; the board's clock 2 h ahead.
+  const hourNs = 3_600_000_000_000n;
+  const upstreamNowNs = realtimeNs() + BigInt((await errorToUpstreamNs()).offsetNs);
+  writeState(STATE_DIR, { floorNs: upstreamNowNs + hourNs, freqPpm: 0 });
+  await run('date', ['-u', '-s', `@${Number((upstreamNowNs + 2n * hourNs) / 1_000_000n) / 1000}`]);
+  const watch2 = new StepWatch();
+  const back = new BoardDaemon(config).start();
+  await back.until('the refusal', () => back.lines('refused a step back past the time floor').length > 0, 60_000);
+  await sleep(3000);
+  watch2.stop();
+  r['floor'] = {
+    refusals: back.lines('refused a step back past the time floor'),
+    steps: watch2.steps,
+    clockMinusFloorS: Number(realtimeNs() - (upstreamNowNs + hourNs)) / 1e9,
+    status: await back.status(),
+  };
+  await back.stop('SIGTERM');
+  writeResult(r);
+}
+
+/**
+ * A leap second announced by the upstream (LI = 1 on its last day, the board
+ * at 23:59:5x): the kernel is told (STA_INS), inserts 23:59:60 at midnight,
+ * and the board announces it on to its own clients meanwhile.
+ */
+async function leapSecond(): Promise<void> {
+  const r: Record<string, unknown> = {};
+  // Behind the upstream, so the first sync steps forward (a board ahead of it would have made its own time the floor).
+  await run('date', ['-u', '-s', '2026-12-31 23:59:15']);
+  const d = new BoardDaemon(boardConfig()).start();
+  r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '60']);
+  await d.until('the leap warning', (s) => s.leap === 1, 20_000).catch(() => undefined);
+  r['before'] = { time: nowIso(), kernel: kernel(), served: (await cli(['query', '127.0.0.1:123', '--json', '--count', '1'])).out };
+  // Watch adjtimex through midnight: the state goes TIME_INS -> TIME_OOP (23:59:60) -> TIME_WAIT.
+  const states: { state: number; time: string }[] = [];
+  const end = Date.now() + 40_000;
+  while (Date.now() < end) {
+    const k = readKernelClock();
+    const time = new Date(Number(k.timeNs / 1_000_000n)).toISOString();
+    if (states.at(-1)?.state !== k.state) states.push({ state: k.state, time });
+    if (k.state === 4 && Date.now() > end - 38_000 && states.some((s) => s.state === 3)) break;
+    await sleep(10);
+  }
+  r['states'] = states;
+  await sleep(4000);
+  r['after'] = { time: nowIso(), kernel: kernel(), error: await errorToUpstreamNs(), status: await d.status() };
+  await d.stop('SIGTERM');
+  writeResult(r);
+}
+
+/**
+ * Killed mid-slew (a power cut of the daemon): the kernel is left slewing;
+ * the next start puts it back on the saved drift, unsynchronised until the
+ * source says otherwise. SIGTERM mid-slew: the daemon saves its state and
+ * leaves the kernel on its base frequency.
+ */
+async function killMidSlew(): Promise<void> {
+  const r: Record<string, unknown> = {};
+  const config = boardConfig();
+  const d = new BoardDaemon(config).start();
+  r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
+  await sleep(3000);
+  const base = kernel().freqPpm;
+  await jumpUpstream(80);
+  await untilKernel('the slew to start', (k) => k.freqPpm - base > 100, 30_000);
+  await sleep(2000);
+  r['slewing'] = kernel();
+  await d.stop('SIGKILL');
+  r['afterKill'] = kernel();
+  r['savedAfterKill'] = JSON.parse(readFileSync(path.join(STATE_DIR, 'state.json'), 'utf8'));
+  const again = new BoardDaemon(config).start();
+  await again.until('the control socket', () => true, 60_000);
+  r['restart'] = { kernel: kernel(), status: await again.status() };
+  r['waitSyncAgain'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
+  await sleep(2000);
+  const base2 = kernel().freqPpm;
+  await jumpUpstream(80);
+  await untilKernel('the second slew to start', (k) => k.freqPpm - base2 > 100, 30_000);
+  await sleep(2000);
+  r['slewing2'] = kernel();
+  await again.stop('SIGTERM');
+  r['termExit'] = again.exit;
+  r['afterTerm'] = kernel();
+  r['savedAfterTerm'] = JSON.parse(readFileSync(path.join(STATE_DIR, 'state.json'), 'utf8'));
+  r['log'] = again.lines('stopp');
+  writeResult(r);
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
   'first-boot': firstBoot,
+  drift,
+  'slew-and-floor': slewAndFloor,
+  leap: leapSecond,
+  'kill-mid-slew': killMidSlew,
 };
 
 const name = process.argv[2] ?? '';
