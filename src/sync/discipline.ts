@@ -246,8 +246,12 @@ export class Discipline {
   }
 }
 
-/** A phase jump is looked for once the window has this many points (their spread is the scale). */
-const JUMP_MIN_POINTS = 8;
+/**
+ * A phase jump is looked for once the window has this many points (their
+ * spread is the scale; the 1 ms floor guards a young window's small one). A
+ * jump in a window of 4 to 8 points ran the frequency to its limit too.
+ */
+const JUMP_MIN_POINTS = 4;
 /** How many robust standard deviations off the line a phase jump is. */
 const JUMP_SIGMAS = 10;
 /** ...and at least this far (1 ms): on a quiet LAN ten deviations are a few µs, which queueing reaches. */

@@ -12,7 +12,7 @@
 // frequency is measured against that. The upstream's time is a line over the
 // host's REALTIME (test/kernel/refserver.ts), which runs at the same rate.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -198,13 +198,16 @@ export async function runBoard<R>(tag: string, scenario: string, upstreamArgs: s
       await new Promise((r) => setTimeout(r, 20));
     }
     const [cmd, ...args] = nodeArgv('test/kernel/guest/scenarios.ts', [scenario]);
-    g = await runGuest({ link, address: `${LINK_PREFIX}.2`, script: [cmd, ...args].map((a) => `'${a}'`).join(' '), timeoutMs });
-    const file = path.join(g.dir, 'result.json');
+    const run = await runGuest({ link, address: `${LINK_PREFIX}.2`, script: [cmd, ...args].map((a) => `'${a}'`).join(' '), timeoutMs });
+    g = run;
+    const file = path.join(run.dir, 'result.json');
     const result = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as R) : null;
     if (result === null || g.code !== 0) {
-      console.error(`--- guest ${scenario}: exit ${g.code}${g.timedOut ? ' (timed out)' : ''} ---\n${g.log.slice(-4000)}\n--- console ---\n${g.console.slice(-1500)}\n--- upstream ---\n${upstream}`);
+      const daemons = readdirSync(run.dir).filter((f) => /^daemon-\d+\.log$/.test(f)).sort();
+      const logs = daemons.map((f) => `--- ${f} (last lines) ---\n${readFileSync(path.join(run.dir, f), 'utf8').split('\n').filter((l) => !l.startsWith('DEBUG sample')).slice(-25).join('\n')}`).join('\n');
+      console.error(`--- guest ${scenario}: exit ${run.code}${run.timedOut ? ' (timed out)' : ''} ---\n${run.log.slice(-4000)}\n${logs}\n--- console ---\n${run.console.slice(-1500)}\n--- upstream ---\n${upstream}`);
     }
-    return { ...g, result, upstream };
+    return { ...run, result, upstream };
   } finally {
     ref.kill('SIGTERM');
     link.destroy();

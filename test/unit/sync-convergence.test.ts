@@ -215,7 +215,7 @@ test('discipline: a skew of offset with excess delay is taken in gradually, neve
  * sample comes at 80. Returns the frequency error after the jump and how much
  * of the jump is left after 120 more samples.
  */
-function phaseJump(seed: number, jumpNs: number, spikeNs: number): { maxFreqErrPpm: number; leftNs: number; spikePhaseNs: number } {
+function phaseJump(seed: number, jumpNs: number, spikeNs: number, atSample = 120): { maxFreqErrPpm: number; leftNs: number; spikePhaseNs: number } {
   const rng = seededRng(seed);
   const d = new Discipline();
   let clockErrNs = 0; // local − source, before the jump
@@ -223,12 +223,12 @@ function phaseJump(seed: number, jumpNs: number, spikeNs: number): { maxFreqErrP
   let spikePhaseNs = 0;
   for (let i = 0; i < 240; i++) {
     const noise = (rng.float() + rng.float() + rng.float() - 1.5) * 40_000;
-    const source = i >= 120 ? jumpNs : 0;
-    const spike = i === 80 ? spikeNs : 0;
+    const source = i >= atSample ? jumpNs : 0;
+    const spike = i === 80 && atSample > 80 ? spikeNs : 0;
     const r = d.update({ offsetNs: BigInt(Math.round(source - clockErrNs + noise + spike)), localNs: BigInt(i) * S, errorNs: 0, leap: 0, delayNs: 100_000 });
     if (i === 80) spikePhaseNs = Number(r.phaseNs);
     clockErrNs += Number(r.phaseNs) + (d.freqPpm - 12) * 1e3;
-    if (i >= 120) maxFreqErrPpm = Math.max(maxFreqErrPpm, Math.abs(d.freqPpm - 12));
+    if (i >= Math.max(atSample, 40)) maxFreqErrPpm = Math.max(maxFreqErrPpm, Math.abs(d.freqPpm - 12));
   }
   return { maxFreqErrPpm, leftNs: jumpNs - clockErrNs, spikePhaseNs };
 }
@@ -242,6 +242,10 @@ test('discipline: a phase jump of the source is slewed out on the same frequency
       assert.ok(Math.abs(r.leftNs) < 100_000, `seed ${seed}, jump ${jumpNs / 1e6} ms: ${(r.leftNs / 1e3).toFixed(1)} µs of it left`);
       assert.is(r.spikePhaseNs, 0, 'the 5 ms spike was held and dropped');
     }
+    // In a young window (the sixth sample after a start): the same.
+    const young = phaseJump(seed, 80e6, 0, 6);
+    assert.ok(young.maxFreqErrPpm < 1.5, `seed ${seed}, jump at sample 6: frequency off by up to ${young.maxFreqErrPpm.toFixed(2)} ppm`);
+    assert.ok(Math.abs(young.leftNs) < 100_000, `seed ${seed}, jump at sample 6: ${(young.leftNs / 1e3).toFixed(1)} µs of it left`);
   }
 });
 

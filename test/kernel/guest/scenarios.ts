@@ -147,7 +147,7 @@ async function slewAndFloor(): Promise<void> {
   r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
   const watch = new StepWatch();
   await sleep(3000);
-  r['beforeJump'] = { error: await errorToUpstreamNs(), kernel: kernel() };
+  r['beforeJump'] = { error: await errorToUpstreamNs(), kernel: kernel(), baseFreqPpm: (await d.status())!.clock.freq_ppm };
   const base = kernel().freqPpm;
   await jumpUpstream(50);
   await untilKernel('the slew to start', (k) => k.freqPpm - base > 100, 30_000);
@@ -234,7 +234,7 @@ async function killMidSlew(): Promise<void> {
   await again.until('the control socket', () => true, 60_000);
   r['restart'] = { kernel: kernel(), status: await again.status() };
   r['waitSyncAgain'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
-  await sleep(2000);
+  await sleep(8000);
   const base2 = kernel().freqPpm;
   await jumpUpstream(80);
   await untilKernel('the second slew to start', (k) => k.freqPpm - base2 > 100, 30_000);
