@@ -3,7 +3,7 @@
 // the process, so only `[clock] mode = "system"` does it.
 import { readFileSync } from 'node:fs';
 
-import { enableSystemClockWrites, realtimeNs, resetKernelClock, setFrequencyPpm, setSyncStatus, stepNs } from '../native/clock.js';
+import { enableSystemClockWrites, realtimeNs, resetKernelClock, setFrequencyPpm, setSyncStatus, slewOnceNs, stepNs } from '../native/clock.js';
 import type { KernelPort } from './system.js';
 
 const CAP_SYS_TIME = 25n;
@@ -26,6 +26,7 @@ export function nativeKernel(): KernelPort {
     reset: (f) => void resetKernelClock(f),
     setFrequencyPpm: (f) => void setFrequencyPpm(f),
     step: (o) => void stepNs(o),
+    slewOnce: (o) => void slewOnceNs(o),
     setStatus: (s) => void setSyncStatus(s),
   };
 }

@@ -17,6 +17,8 @@ import { slewDoneNs, slewDurationNs } from './slew.js';
 
 /** The kernel's frequency limit (MAXFREQ), ppm; src/native/clock.ts checks it at the write too. */
 const MAX_FREQ_PPM = 500;
+/** The most handed to the kernel's single-shot slew on stop (its ±0.5 s limit). */
+const MAX_ONE_SHOT_NS = 500_000_000;
 /** The kernel's error bound ceiling (NTP_PHASE_LIMIT), µs. */
 const MAX_ERROR_US = 16_000_000;
 
@@ -27,6 +29,8 @@ export interface KernelPort {
   reset(freqPpm: number): void;
   setFrequencyPpm(freqPpm: number): void;
   step(offsetNs: bigint): void;
+  /** A correction the kernel finishes alone after we are gone (adjtime's single shot). */
+  slewOnce(offsetNs: number): void;
   setStatus(s: { synced: boolean; maxErrorUs: number; estErrorUs: number; leap: 'none' | 'insert' | 'delete' }): void;
 }
 
@@ -161,9 +165,17 @@ export class SystemClock implements ClockDriver {
     this.#startSlew(s.totalNs - doneNs, now);
   }
 
-  /** Stopping: the kernel keeps the base frequency; what a slew had left is dropped (the next start measures it). */
+  /**
+   * Stopping: the kernel keeps the base frequency, and finishes what the slew
+   * had left by itself (adjtime's single shot, 500 ppm), so a daemon restarted
+   * after a pause finds the clock where it was meant to be.
+   */
   release(_sysNs?: bigint): void {
-    if (this.#slew) this.#startSlew(0, this.#k.realtimeNs());
+    if (!this.#slew) return;
+    const now = this.#k.realtimeNs();
+    const pending = this.#pendingNs(now);
+    this.#startSlew(0, now);
+    if (Math.abs(pending) >= 1000) this.#k.slewOnce(Math.max(-MAX_ONE_SHOT_NS, Math.min(MAX_ONE_SHOT_NS, Math.round(pending))));
   }
 }
 

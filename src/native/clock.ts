@@ -141,6 +141,16 @@ export function resetKernelClock(freqPpm: number): KernelClock {
   });
 }
 
+/**
+ * Hands a small correction to the kernel to finish alone, as adjtime(3) does
+ * (ADJ_OFFSET_SINGLESHOT, µs, slewed at 500 ppm): what a stopping daemon's
+ * slew had left. A later resetKernelClock() drops what is still pending.
+ */
+export function slewOnceNs(offsetNs: number): KernelClock {
+  checkInt('offsetNs', offsetNs, MAX_SLEW_OFFSET_NS);
+  return write({ modes: K.ADJ_OFFSET_SINGLESHOT, offset: Math.round(offsetNs / 1000) });
+}
+
 /** Sets the kernel frequency correction (ADJ_FREQUENCY). */
 export function setFrequencyPpm(freqPpm: number): KernelClock {
   if (!Number.isFinite(freqPpm) || Math.abs(freqPpm) > MAX_FREQ_PPM) {

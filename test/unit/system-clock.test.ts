@@ -13,6 +13,7 @@ class FakeKernel implements KernelPort {
   freq = 0;
   resets: number[] = [];
   steps: bigint[] = [];
+  oneShots: number[] = [];
   status: Parameters<KernelPort['setStatus']>[0] | null = null;
   /** True time elapsed, ns. */
   trueNs = 0;
@@ -40,6 +41,9 @@ class FakeKernel implements KernelPort {
     this.steps.push(offsetNs);
     this.sys += offsetNs;
   }
+  slewOnce(offsetNs: number): void {
+    this.oneShots.push(offsetNs);
+  }
   setStatus(s: Parameters<KernelPort['setStatus']>[0]): void {
     this.status = s;
   }
@@ -57,16 +61,19 @@ function runSlews(k: FakeKernel, c: SystemClock, lateNs: number, stepNs = 1e6): 
   assert.unreachable('slews did not settle');
 }
 
-test('start: the kernel is reset to the saved drift; stop mid-slew leaves the base frequency', () => {
+test('start: the kernel is reset to the saved drift; stop mid-slew leaves the base frequency and the rest to the kernel', () => {
   const k = new FakeKernel();
   const c = new SystemClock({ kernel: k, freqPpm: 12.5 });
   assert.equal(k.resets, [12.5]);
   assert.is(c.freqPpm(), 12.5);
   c.apply({ type: 'slew', offsetNs: 5_000_000 }, k.sys);
   assert.ok(k.freq > 12.5);
+  k.advance(2e9); // 2 s at 487.5 ppm (the kernel's 500 less the base): ~0.98 ms of the 5 done
   c.release(k.sys);
   assert.is(k.freq, 12.5);
   assert.is(c.slewEndSysNs(), null);
+  assert.is(k.oneShots.length, 1);
+  assert.ok(Math.abs(k.oneShots[0]! - (5_000_000 - 2e9 * 487.5e-6)) < 1000, `left to the kernel: ${k.oneShots[0]} ns`);
 });
 
 test('a slew runs at a rate in proportion to it, cooked time counts it done, and the clock ends where asked', () => {

@@ -230,9 +230,12 @@ async function killMidSlew(): Promise<void> {
   await d.stop('SIGKILL');
   r['afterKill'] = kernel();
   r['savedAfterKill'] = JSON.parse(readFileSync(path.join(STATE_DIR, 'state.json'), 'utf8'));
+  // The next start with the link still down (as at boot): what the daemon did to the kernel before any sample.
+  await run('ip', ['link', 'set', 'eth0', 'down']);
   const again = new BoardDaemon(config).start();
   await again.until('the control socket', () => true, 60_000);
   r['restart'] = { kernel: kernel(), status: await again.status() };
+  await run('ip', ['link', 'set', 'eth0', 'up']);
   r['waitSyncAgain'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
   await sleep(8000);
   const base2 = kernel().freqPpm;
