@@ -72,7 +72,9 @@ async function runProfile(link: Link, index: number, round: number): Promise<Rec
       const argv = nodeArgv('bench/tools/guest-clock.ts', ['--client', client, '--server', server, '--truth', TRUTH, '--seconds', String(RUN_S)]);
       return runGuest({ link, address: `${LINK_PREFIX}.${n}`, script: argv.map((a) => `'${a}'`).join(' '), timeoutMs: (RUN_S + 120) * 1000 });
     };
-    const runs = await Promise.all([guest('ours', 2), guest('chrony', 3)]);
+    // The guests change places every round: a guest's own path to the server is not counted against one client.
+    const [a, b] = round % 2 === 1 ? [2, 3] : [3, 2];
+    const runs = await Promise.all([guest('ours', a), guest('chrony', b)]);
     const out = {} as Record<'ours' | 'chrony', Series>;
     for (const [i, who] of (['ours', 'chrony'] as const).entries()) {
       const g = runs[i]!;

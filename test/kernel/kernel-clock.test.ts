@@ -17,7 +17,8 @@ const cliOk = (c: { code: number; out: string }) => assert.is(c.code, 0, c.out);
 t('an upstream 50 ppm fast: the kernel frequency converges within 1 ppm, is saved, and carries the clock over a restart', async () => {
   interface R {
     waitSync: { code: number; out: string };
-    trace: { s: number; freqPpm: number }[];
+    trace: { s: number; basePpm: number; clockPpm: number }[];
+    clockPpm30s: number;
     errorBeforeStop: Err;
     firstRun: { exit: { code: number } };
     saved: { freq_ppm: number };
@@ -29,8 +30,10 @@ t('an upstream 50 ppm fast: the kernel frequency converges within 1 ppm, is save
   assert.ok(r, 'the scenario wrote its result');
   cliOk(r.waitSync);
   const last = r.trace.at(-1)!;
-  assert.ok(Math.abs(last.freqPpm - 50) < 1, `kernel frequency ${last.freqPpm} ppm after ${last.s} s (trace ${JSON.stringify(r.trace)})`);
-  assert.ok(r.trace.slice(-10).every((p) => Math.abs(p.freqPpm - 50) < 1), 'and it stays there');
+  assert.ok(Math.abs(last.basePpm - 50) < 1, `frequency ${last.basePpm} ppm after ${last.s} s (trace ${JSON.stringify(r.trace)})`);
+  assert.ok(r.trace.slice(-10).every((p) => Math.abs(p.basePpm - 50) < 1), 'and it stays there');
+  // The kernel clock itself runs 50 ppm fast (slews included), measured against its raw clock source over 30 s.
+  assert.ok(Math.abs(r.clockPpm30s - 50) < 1, `the kernel clock ran at ${r.clockPpm30s} ppm`);
   assert.is(r.firstRun.exit.code, 0);
   assert.ok(Math.abs(r.saved.freq_ppm - 50) < 1, `saved drift ${r.saved.freq_ppm}`);
   assert.ok(Math.abs(r.afterStop.freqPpm - r.saved.freq_ppm) < 0.01, 'the stopped daemon left the kernel on the saved frequency');
