@@ -24,6 +24,7 @@ import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
 import { buildBroadcast, UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { readKernelClock, realtimeNs } from '../native/clock.js';
+import { notifySocketSend } from '../native/notify.js';
 import { UdpEndpoint, type RecordBatch } from '../native/udp.js';
 import type { SourceConfig } from '../sync/source.js';
 import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
@@ -38,7 +39,6 @@ import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
 import { processUse, ROLE_NAMES, statusLine, type SourceStatus, type Status } from './status.js';
-import { notifySocketSend } from '../native/notify.js';
 
 export interface DaemonOptions {
   log: Logger;
