@@ -206,6 +206,12 @@ void UdpEndpoint::OnPoll(uv_poll_t* handle, int status, int) {
   // a poll() loop); removed, arrivals cost nothing until we re-register,
   // which reports at once if anything is still queued.
   self->Watch(false);
+  // JS can detach the slab (a transfer): its memory is then no longer ours to write. Close instead.
+  if (self->rx_slab_ref_.Value().IsDetached()) {
+    self->ShutDown();
+    self->Unref();
+    return;
+  }
   if (self->tx_outstanding_ > 0) self->DrainErrQueue();
   bool any = !self->closed_ && self->DrainRx();
   // A wakeup with no datagram was for the error queue or a socket error:
@@ -358,6 +364,13 @@ Napi::Value UdpEndpoint::SendBatch(const Napi::CallbackInfo& info) {
   auto ports = info[2].As<Napi::Uint16Array>();
   auto addrs = info[3].As<Napi::Array>();
   size_t n = lengths.ElementLength();
+  // The wrapper checks these too; a caller of the binding itself must not make us read past `data`.
+  if (ports.ElementLength() == 0 || addrs.Length() == 0 || (ports.ElementLength() != 1 && ports.ElementLength() < n) ||
+      (addrs.Length() != 1 && addrs.Length() < n))
+    ThrowErrno(env, EINVAL, "sendmmsg");
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) total += lengths[i];
+  if (total > data.ByteLength()) ThrowErrno(env, EINVAL, "sendmmsg");
   tx_msgs_.resize(n);
   tx_iovs_.resize(n);
   tx_addrs_.resize(n);

@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstring>
 
+#include "errors.h"
 #include "udp_endpoint.h"
 
 namespace ct {
@@ -103,6 +105,9 @@ Napi::Value UdpEndpoint::EnableResponder(const Napi::CallbackInfo& info) {
   // endpoint's loop.
   if (info.Length() > 0 && info[0].IsTypedArray()) {
     Napi::Uint8Array shared = info[0].As<Napi::Uint8Array>();
+    // Whole, aligned uint64 counters, or the writes below run past the block or fault on ARM.
+    if (shared.ByteLength() < kCounterCount * sizeof(uint64_t) || reinterpret_cast<uintptr_t>(shared.Data()) % alignof(uint64_t) != 0)
+      ThrowErrno(info.Env(), EINVAL, "enableResponder");
     std::memcpy(shared.Data(), counters_, kCounterCount * sizeof(uint64_t));
     counters_ = reinterpret_cast<uint64_t*>(shared.Data());
     shared_counters_ref_ = Napi::Persistent(shared);
@@ -125,7 +130,7 @@ std::vector<Cidr> ToCidrs(const Napi::Value& v) {
   std::vector<Cidr> out(bytes.ByteLength() / 17);
   for (size_t i = 0; i < out.size(); i++) {
     std::memcpy(out[i].addr, bytes.Data() + i * 17, 16);
-    out[i].prefix = bytes.Data()[i * 17 + 16];
+    out[i].prefix = std::min<uint8_t>(bytes.Data()[i * 17 + 16], 128);  // a prefix past the address would read past it
   }
   return out;
 }
