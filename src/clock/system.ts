@@ -13,14 +13,9 @@
 // ADJ_SETOFFSET, the error bounds, STA_UNSYNC and the leap warning to
 // ADJ_STATUS.
 import type { ClockCommand, ClockDriver, ClockModel } from './driver.js';
+import { MAX_ERROR_US, MAX_FREQ_PPM, MAX_SLEW_OFFSET_NS } from './kernel-limits.js';
 import { slewDoneNs, slewDurationNs } from './slew.js';
 
-/** The kernel's frequency limit (MAXFREQ), ppm; src/native/clock.ts checks it at the write too. */
-const MAX_FREQ_PPM = 500;
-/** The most handed to the kernel's single-shot slew on stop (its ±0.5 s limit). */
-const MAX_ONE_SHOT_NS = 500_000_000;
-/** The kernel's error bound ceiling (NTP_PHASE_LIMIT), µs. */
-const MAX_ERROR_US = 16_000_000;
 
 /** What the driver asks of the kernel: adjtimex through the addon (src/clock/kernel.ts), a fake in unit tests. */
 export interface KernelPort {
@@ -175,7 +170,7 @@ export class SystemClock implements ClockDriver {
     const now = this.#k.realtimeNs();
     const pending = this.#pendingNs(now);
     this.#startSlew(0, now);
-    if (Math.abs(pending) >= 1000) this.#k.slewOnce(Math.max(-MAX_ONE_SHOT_NS, Math.min(MAX_ONE_SHOT_NS, Math.round(pending))));
+    if (Math.abs(pending) >= 1000) this.#k.slewOnce(Math.max(-MAX_SLEW_OFFSET_NS, Math.min(MAX_SLEW_OFFSET_NS, Math.round(pending))));
   }
 }
 

@@ -3,6 +3,7 @@
 // called enableSystemClockWrites(), which only `[clock] mode = "system"`
 // does: a bug elsewhere cannot reach the real clock. Without CAP_SYS_TIME the
 // kernel refuses too, and the error says so (code EPERM).
+import { MAX_ERROR_US, MAX_FREQ_PPM, MAX_SLEW_OFFSET_NS } from '../clock/kernel-limits.js';
 import { binding, type TimexState, type TimexWrite } from './binding.js';
 
 const K = binding.adjtimexConstants as Record<
@@ -12,12 +13,7 @@ const K = binding.adjtimexConstants as Record<
   number
 >;
 
-/** Kernel frequency limit: ±500 ppm (adjtimex MAXFREQ). */
-export const MAX_FREQ_PPM = 500;
-/** The kernel PLL accepts offsets up to ±0.5 s (MAXPHASE). */
-export const MAX_SLEW_OFFSET_NS = 500_000_000;
-/** The kernel's error bound ceiling (NTP_PHASE_LIMIT, 16 s): past it the clock counts as unsynchronised. */
-export const MAX_ERROR_US = 16_000_000;
+export { MAX_ERROR_US, MAX_FREQ_PPM, MAX_SLEW_OFFSET_NS };
 /** adjtimex `freq` is ppm scaled by 2^16. */
 const FREQ_SCALE = 65536;
 
