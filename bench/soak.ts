@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { BenchReport } from '../src/daemon/bench.js';
+import type { BenchReport } from '../src/tools/bench.js';
 import type { Status } from '../src/daemon/status.js';
 import { DaemonProc, waitStatuses } from '../test/helpers/daemon.js';
 

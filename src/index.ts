@@ -4,7 +4,7 @@
 // actions; the daemon and the native wrappers do the I/O.
 
 // Asking servers, running a node.
-export { query, type QueryOptions, type QueryResult, type QuerySample } from './daemon/query.js';
+export { query, type QueryOptions, type QueryResult, type QuerySample } from './tools/query.js';
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { loadConfig, parseConfig, defaultConfig, defaultConfigText, describeConfig, parseDurationNs, type Config, type UpstreamConfig, type LogLevel } from './daemon/config.js';
 export { controlRequest } from './daemon/control.js';
@@ -13,7 +13,7 @@ export { renderMetrics } from './daemon/metrics.js';
 export { createLogger, type Logger } from './daemon/log.js';
 export { readState, writeState, lockStateDir, type SavedState } from './daemon/state.js';
 export { parseHostPort, formatHostPort, type HostPort } from './daemon/hostport.js';
-export { bench, type BenchOptions, type BenchReport } from './daemon/bench.js';
+export { bench, type BenchOptions, type BenchReport } from './tools/bench.js';
 
 // The native fast path.
 export { NtpServer as Server, NtpServer, SERVER_COUNTERS, type AccessOptions, type RateLimitOptions, type ServerCounter } from './native/server.js';

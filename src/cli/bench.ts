@@ -1,4 +1,4 @@
-import { bench } from '../daemon/bench.js';
+import { bench } from '../tools/bench.js';
 import { intOption, parse, secondsOption, UsageError } from './args.js';
 import type { Command } from './main.js';
 

@@ -1,6 +1,6 @@
 import { webcrypto } from 'node:crypto';
 
-import { query, type QueryResult } from '../daemon/query.js';
+import { query, type QueryResult } from '../tools/query.js';
 import { readKeyFile } from '../daemon/keyfile.js';
 import { cryptoRng } from '../util/rng.js';
 import { intOption, parse, secondsOption, UsageError } from './args.js';

@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
 
 import { hasCapSysTime } from '../clock/kernel.js';
-import { query } from '../daemon/query.js';
+import { query } from '../tools/query.js';
 import { enableSystemClockWrites, MAX_SLEW_OFFSET_NS, slewOffsetNs, stepNs } from '../native/clock.js';
 import { readKeyFile } from '../daemon/keyfile.js';
 import { cryptoRng } from '../util/rng.js';

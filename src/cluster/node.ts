@@ -53,10 +53,26 @@ export type NodeEvent =
   /** A sample that passed the checks (before the clock filter): offset = source − cooked local time. */
   | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number };
 
+/** What a shell hands the node (see ClusterNode.handle). Times: t1Ns/t4Ns node time, rxMonoNs monotonic. */
+export type NodeInput =
+  | { type: 'timer' }
+  /** An election datagram; rxMonoNs is when it arrived, however late it is read (see Election.onMessage). */
+  | { type: 'cluster'; bytes: Uint8Array; from: Addr; rxMonoNs?: bigint }
+  /** The answer to a 'send-ntp' action: the request to sourceId left at t1Ns. */
+  | { type: 'ntp-sent'; sourceId: string; t1Ns: bigint }
+  /** The answer to a 'serve' on action: whether every NTP listener is bound. */
+  | { type: 'serve-result'; ok: boolean }
+  /** An NTP datagram on the client socket, received at t4Ns. Unknown senders are ignored and counted. */
+  | { type: 'ntp-reply'; bytes: Uint8Array; from: Addr; t4Ns: bigint }
+  /** A broadcast (mode 5) packet heard on an NTP listener, received at t4Ns. */
+  | { type: 'ntp-broadcast'; bytes: Uint8Array; from: Addr; t4Ns: bigint };
+
 export type NodeAction =
   | { type: 'send-cluster'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
+  /** Answered by an 'ntp-sent' input. */
   | { type: 'send-ntp'; sourceId: string; address: string; port: number; bytes: Uint8Array }
   | { type: 'clock'; cmd: ClockCommand }
+  /** on: bind the NTP listeners, answered by a 'serve-result' input on a later turn. */
   | { type: 'serve'; on: boolean }
   | { type: 'server-state'; state: ServerState }
   | { type: 'timer'; atMonoNs: bigint }
@@ -117,64 +133,58 @@ export class ClusterNode {
     return out;
   }
 
-  onTimer(now: Now, rng: Rng): NodeAction[] {
+  /**
+   * Every input after start, one entry point for every shell (daemon, simulator). The two answers
+   * a shell owes the node are inputs like any other: 'ntp-sent' for each 'send-ntp' action (the
+   * departure time, a kernel TX stamp when there is one; until it comes the node assumes now) and
+   * 'serve-result' for each 'serve' on action, on a later turn (the node is never re-entered from its
+   * own action list).
+   */
+  handle(input: NodeInput, now: Now, rng: Rng): NodeAction[] {
     const out: NodeAction[] = [];
-    if (this.#electionWake !== null && now.monoNs >= this.#electionWake) this.#election(out, this.election.onTimer(now.monoNs, rng), now, rng);
-    if (this.#syncWake !== null && now.monoNs >= this.#syncWake) this.#sync(out, this.sync.onTimer(now.monoNs, rng), now, rng);
-    if (this.#persistAt !== null && now.monoNs >= this.#persistAt) {
-      this.#persist(out, now);
-      this.#election(out, this.election.update({ floorNs: this.#floorNs }, now.monoNs, rng), now, rng);
-      this.#persistAt = now.monoNs + (this.#cfg.persistIntervalNs ?? 60_000_000_000n);
+    switch (input.type) {
+      case 'timer':
+        if (this.#electionWake !== null && now.monoNs >= this.#electionWake) this.#election(out, this.election.onTimer(now.monoNs, rng), now, rng);
+        if (this.#syncWake !== null && now.monoNs >= this.#syncWake) this.#sync(out, this.sync.onTimer(now.monoNs, rng), now, rng);
+        if (this.#persistAt !== null && now.monoNs >= this.#persistAt) {
+          this.#persist(out, now);
+          this.#election(out, this.election.update({ floorNs: this.#floorNs }, now.monoNs, rng), now, rng);
+          this.#persistAt = now.monoNs + (this.#cfg.persistIntervalNs ?? 60_000_000_000n);
+        }
+        break;
+      case 'cluster':
+        this.#election(out, this.election.onMessage(input.bytes, input.from, now.monoNs, rng, input.rxMonoNs ?? now.monoNs), now, rng);
+        break;
+      case 'serve-result':
+        this.#election(out, this.election.onServeResult(input.ok, now.monoNs, rng), now, rng);
+        break;
+      case 'ntp-sent':
+        this.sync.onSent(input.sourceId, input.t1Ns);
+        return out;
+      case 'ntp-reply': {
+        const s = this.sync.sources().find((x) => x.cfg.address === input.from.address && x.cfg.port === input.from.port);
+        if (!s) {
+          // From no address we asked: an off-path spoofer or a late reply from a dropped source.
+          this.strayReplies++;
+          return out;
+        }
+        this.#sync(out, this.sync.onResponse(s.cfg.id, input.bytes, input.t4Ns, now.monoNs), now, rng);
+        break;
+      }
+      case 'ntp-broadcast': {
+        // A broadcast server is a source beyond the cluster, like an upstream;
+        // the cluster's own leader is already polled directly, so its broadcasts are ignored.
+        const bc = this.#cfg.broadcastClient;
+        if (!bc || this.sync.source(LEADER_SOURCE)?.cfg.address === input.from.address) return out;
+        this.#sync(out, this.sync.onBroadcast(input.bytes, input.from, input.t4Ns, now.monoNs, { requireAuth: bc.requireAuth }), now, rng);
+        break;
+      }
     }
     return this.#finish(out, now);
-  }
-
-  /** An election datagram; rxMonoNs is when it arrived (see Election.onMessage). */
-  onClusterMessage(bytes: Uint8Array, from: Addr, now: Now, rng: Rng, rxMonoNs = now.monoNs): NodeAction[] {
-    const out: NodeAction[] = [];
-    this.#election(out, this.election.onMessage(bytes, from, now.monoNs, rng, rxMonoNs), now, rng);
-    return this.#finish(out, now);
-  }
-
-  onServeResult(ok: boolean, now: Now, rng: Rng): NodeAction[] {
-    const out: NodeAction[] = [];
-    this.#election(out, this.election.onServeResult(ok, now.monoNs, rng), now, rng);
-    return this.#finish(out, now);
-  }
-
-  /** The request to sourceId left at t1Ns (node time; a kernel TX stamp when there is one). */
-  onNtpSent(sourceId: string, t1Ns: bigint): void {
-    this.sync.onSent(sourceId, t1Ns);
   }
 
   /** NTP replies from an address and port that is none of our sources. */
   strayReplies = 0;
-
-  /** An NTP datagram from `from`, received at t4Ns (node time). Unknown senders are ignored and counted. */
-  onNtpReply(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
-    const s = this.sync.sources().find((x) => x.cfg.address === from.address && x.cfg.port === from.port);
-    if (!s) {
-      // From no address we asked: an off-path spoofer or a late reply from a dropped source.
-      this.strayReplies++;
-      return [];
-    }
-    const out: NodeAction[] = [];
-    this.#sync(out, this.sync.onResponse(s.cfg.id, bytes, t4Ns, now.monoNs), now, rng);
-    return this.#finish(out, now);
-  }
-
-  /**
-   * A broadcast (mode 5) packet heard on an NTP listener. A broadcast server
-   * is a source beyond the cluster, like an upstream; the cluster's own
-   * leader is already polled directly, so its broadcasts are ignored.
-   */
-  onNtpBroadcast(bytes: Uint8Array, from: Addr, t4Ns: bigint, now: Now, rng: Rng): NodeAction[] {
-    const bc = this.#cfg.broadcastClient;
-    if (!bc || this.sync.source(LEADER_SOURCE)?.cfg.address === from.address) return [];
-    const out: NodeAction[] = [];
-    this.#sync(out, this.sync.onBroadcast(bytes, from, t4Ns, now.monoNs, { requireAuth: bc.requireAuth }), now, rng);
-    return this.#finish(out, now);
-  }
 
   // ---- carrying out the cores' actions ------------------------------------
 

@@ -5,7 +5,6 @@
 // own endpoint with kernel TX/RX stamps. Timers, the clock driver, the state
 // file, the control socket and the metrics endpoint live here and nowhere
 // else (shared/STYLE.md: pure cores, thin shell).
-import { lookup } from 'node:dns/promises';
 import { randomFillSync } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import type http from 'node:http';
@@ -17,11 +16,9 @@ import { hasCapSysTime, nativeKernel } from '../clock/kernel.js';
 import { SystemClock } from '../clock/system.js';
 import { VirtualClock } from '../clock/virtual.js';
 import type { ClockDriver } from '../clock/driver.js';
-import { ClusterNode, LEADER_SOURCE, type NodeAction, type NodeEvent, type Now } from '../cluster/node.js';
-import { ELECTION_COUNTERS } from '../election/election.js';
-import { Role, type ClusterKey } from '../election/wire.js';
+import { ClusterNode, type NodeAction, type NodeEvent, type NodeInput, type Now } from '../cluster/node.js';
+import { Role } from '../election/wire.js';
 import type { KeyRing } from '../ntp/auth.js';
-import { formatRefId } from '../ntp/packet.js';
 import { buildBroadcast, UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { readKernelClock, realtimeNs } from '../native/clock.js';
 import { notifySocketSend } from '../native/notify.js';
@@ -31,14 +28,17 @@ import { ClocktowerError, ConfigError, errorCode } from '../util/errors.js';
 import { cryptoRng, type Rng } from '../util/rng.js';
 import type { Config } from './config.js';
 import { serveControl } from './control.js';
+import { ClientSockets } from './client-socket.js';
+import { logEvent } from './event-log.js';
 import { formatHostPort } from './hostport.js';
-import { readKeyFile } from './keyfile.js';
+import { clusterKey, loadKeys } from './keyfile.js';
 import { NtpListeners } from './listeners.js';
 import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
 import { lockStateDir, readState, writeState } from './state.js';
-import { processUse, ROLE_NAMES, statusLine, type SourceStatus, type Status } from './status.js';
+import { assembleStatus, statusLine, type Status } from './status.js';
+import { resolveUpstreams } from './upstreams.js';
 
 export interface DaemonOptions {
   log: Logger;
@@ -49,20 +49,6 @@ export interface DaemonOptions {
 
 /** How often bursts of authentication failures are summarised in the log. */
 const AUTH_REPORT_NS = 10_000_000_000n;
-
-function loadKeys(file: string | null): KeyRing {
-  return file === null ? new Map() : readKeyFile(file);
-}
-
-function clusterKey(cfg: Config): ClusterKey | undefined {
-  if (cfg.cluster.keyFile === null) return undefined;
-  const keys = loadKeys(cfg.cluster.keyFile);
-  const id = cfg.cluster.keyId ?? [...keys.keys()][0];
-  const key = id === undefined ? undefined : keys.get(id);
-  if (!key) throw new ConfigError(cfg.cluster.keyFile, 0, '', id === undefined ? 'no key in the file' : `no key ${id} in the file (cluster.key_id)`);
-  if (key.secret.length < 16) throw new ConfigError(cfg.cluster.keyFile, 0, `key ${id}`, 'a cluster key needs at least 16 bytes of secret');
-  return { id: key.id, secret: key.secret };
-}
 
 export class Daemon {
   readonly cfg: Config;
@@ -78,12 +64,10 @@ export class Daemon {
   #cluster: UdpEndpoint | null = null;
   /** Receives the discovery group when the cluster socket is bound to one address (which does not see group traffic). */
   #clusterGroup: UdpEndpoint | null = null;
-  #clients = new Map<4 | 6, UdpEndpoint>();
-  /**
-   * Per source, the last request: its TX stamp id (-1: none asked, or arrived), the user-space T1 sent
-   * with it, and how much later the kernel stamped it (the sample log's t1_kernel_lag_ns).
-   */
-  #sent = new Map<string, { txId: number; userNs: bigint; kernelLagNs: bigint | null }>();
+  readonly #client = new ClientSockets({
+    onSent: (sourceId, sysNs) => this.#input({ type: 'ntp-sent', sourceId, t1Ns: this.clock.cookedNs(sysNs) }),
+    onReply: (b) => this.#onNtpReply(b),
+  });
   #timer: NodeJS.Timeout | null = null;
   #slewTimer: NodeJS.Timeout | null = null;
   #houseTimer: NodeJS.Timeout | null = null;
@@ -222,7 +206,7 @@ export class Daemon {
       if (batch.truncated(i) || bytes.length < 48 || (bytes[0]! & 7) !== 5) continue;
       const p = batch.peer(i);
       if (this.#localAddresses.has(p.address)) continue;
-      this.#exec(this.node.onNtpBroadcast(Uint8Array.from(bytes), { address: p.address, port: p.port }, this.clock.cookedNs(batch.rxNs(i)), now, this.#rng));
+      this.#exec(this.node.handle({ type: 'ntp-broadcast', bytes: Uint8Array.from(bytes), from: { address: p.address, port: p.port }, t4Ns: this.clock.cookedNs(batch.rxNs(i)) }, now, this.#rng));
     }
   }
 
@@ -280,27 +264,6 @@ export class Daemon {
     this.#pushState();
   }
 
-  #client(family: 4 | 6): UdpEndpoint {
-    let ep = this.#clients.get(family);
-    if (!ep) {
-      ep = new UdpEndpoint({ address: family === 4 ? '0.0.0.0' : '::' }, {
-        onBatch: (b) => this.#onNtpReply(b),
-        onTxStamp: (id, txNs) => {
-          for (const [sourceId, sent] of this.#sent) {
-            if (sent.txId === id) {
-              const t1Ns = this.clock.cookedNs(txNs);
-              this.node.onNtpSent(sourceId, t1Ns);
-              sent.txId = -1;
-              sent.kernelLagNs = t1Ns - sent.userNs;
-            }
-          }
-        },
-      });
-      this.#clients.set(family, ep);
-    }
-    return ep;
-  }
-
   #onCluster(batch: RecordBatch): void {
     if (this.#stopped) return;
     const sys = this.#sysNs();
@@ -311,7 +274,7 @@ export class Daemon {
       // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; peers are configured and answered as IPv4.
       if (p.address.startsWith('::ffff:') && net.isIPv4(p.address.slice(7))) p.address = p.address.slice(7);
       const bytes = Uint8Array.from(batch.data(i));
-      this.#exec(this.node.onClusterMessage(bytes, { address: p.address, port: p.port }, now, this.#rng, this.#rxMono(batch.rxNs(i), now, sys)));
+      this.#exec(this.node.handle({ type: 'cluster', bytes, from: { address: p.address, port: p.port }, rxMonoNs: this.#rxMono(batch.rxNs(i), now, sys) }, now, this.#rng));
     }
   }
 
@@ -321,8 +284,13 @@ export class Daemon {
     for (let i = 0; i < batch.count; i++) {
       const p = batch.peer(i);
       const t4Ns = this.clock.cookedNs(batch.rxNs(i));
-      this.#exec(this.node.onNtpReply(Uint8Array.from(batch.data(i)), { address: p.address, port: p.port }, t4Ns, now, this.#rng));
+      this.#exec(this.node.handle({ type: 'ntp-reply', bytes: Uint8Array.from(batch.data(i)), from: { address: p.address, port: p.port }, t4Ns }, now, this.#rng));
     }
+  }
+
+  /** An input that arrives on its own (not from a socket batch), read at the current instant. */
+  #input(input: NodeInput): void {
+    if (!this.#stopped) this.#exec(this.node.handle(input, this.#now(), this.#rng));
   }
 
   // ---- carrying out the node's actions -----------------------------------------------
@@ -343,14 +311,9 @@ export class Daemon {
           break;
         }
         case 'send-ntp': {
-          const family = net.isIPv6(a.address.split('%')[0]!) ? 6 : 4;
           try {
-            // Until the kernel's TX stamp arrives (if it ever does), the time just before send() stands in:
-            // a T1 that never postdates the departure keeps the error within delay/2 (RFC 5905 §8).
-            const t1Ns = this.clock.cookedNs(realtimeNs());
-            const id = this.#client(family).send(a.bytes, a.port, a.address, { txStamp: true });
-            this.node.onNtpSent(a.sourceId, t1Ns);
-            this.#sent.set(a.sourceId, { txId: id, userNs: t1Ns, kernelLagNs: null });
+            // The departure time comes back as an 'ntp-sent' input: now, then the kernel's TX stamp.
+            this.#client.send(a.sourceId, a.bytes, a.address, a.port);
           } catch (e) {
             this.#log.debug('ntp send failed', { to: a.address, error: errorCode(e) });
           }
@@ -369,9 +332,7 @@ export class Daemon {
           if (a.on) {
             const ok = this.#bindNtp();
             // Reported on the next turn: the node is not re-entered from its own action list.
-            setImmediate(() => {
-              if (!this.#stopped) this.#exec(this.node.onServeResult(ok, this.#now(), this.#rng));
-            });
+            setImmediate(() => this.#input({ type: 'serve-result', ok }));
           }
           break;
         case 'server-state':
@@ -389,7 +350,15 @@ export class Daemon {
           }
           break;
         case 'event':
-          this.#logEvent(a.event);
+          logEvent(this.#log, a.event, {
+            nodeId: this.cfg.node.id,
+            leaderId: () => this.node.election.leader?.id,
+            listenerError: () => this.#listeners.error,
+            sampleClock: (sourceId) => {
+              const sysNs = realtimeNs();
+              return { sysNs, nodeNs: this.clock.cookedNs(sysNs), t1KernelLagNs: this.#client.kernelLagNs(sourceId) };
+            },
+          });
           this.#onEvent?.(a.event);
           if (a.event.kind === 'role' || a.event.kind === 'leader' || a.event.kind === 'synced') setImmediate(() => this.#notifyStatus());
           break;
@@ -404,7 +373,7 @@ export class Daemon {
     const ms = Math.max(0, Math.ceil(Number(atMonoNs - this.#monoNs()) / 1e6));
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (!this.#stopped) this.#exec(this.node.onTimer(this.#now(), this.#rng));
+      this.#input({ type: 'timer' });
     }, ms);
   }
 
@@ -424,48 +393,6 @@ export class Daemon {
     if (end !== null && !this.#stopped) {
       // The model changes when a slew ends: hand the next piece over then.
       this.#slewTimer = setTimeout(() => this.#pushState(), Math.max(1, Math.ceil(Number(end - sys) / 1e6)));
-    }
-  }
-
-  #logEvent(e: NodeEvent): void {
-    const log = this.#log;
-    switch (e.kind) {
-      case 'role':
-        log.info(`role ${ROLE_NAMES[e.from]} -> ${ROLE_NAMES[e.to]}`, { why: e.why });
-        break;
-      case 'leader':
-        log.info(e.leader ? 'leader' : 'no leader', e.leader ? { id: e.leader.id, address: e.leader.address, ntp_port: e.leader.ntpPort } : {});
-        break;
-      case 'serve-failed':
-        log.warn('could not start serving NTP', { attempt: e.attempt, gave_up: e.gaveUp, error: this.#listeners.error });
-        break;
-      case 'stalled':
-        log.warn('daemon stalled', { gap_ms: Number(e.gapNs / 1_000_000n) });
-        break;
-      case 'id-conflict':
-        log.error('another node uses this id', { id: this.cfg.node.id, address: e.address });
-        break;
-      case 'correction':
-        log.info(`clock ${e.decision}`, { offset_ms: (Number(e.offsetNs) / 1e6).toFixed(3), why: e.why });
-        break;
-      case 'floor-refused':
-        log.warn('refused a step back past the time floor', { offset_ms: (Number(e.offsetNs) / 1e6).toFixed(3), floor: new Date(Number(e.floorNs / 1_000_000n)).toISOString() });
-        break;
-      case 'sample':
-        // chrony's measurements log, at debug level: with the local clock's
-        // distance from the system clock, a run can be replayed offline
-        // (bench/tools/replay-samples.ts) against the true time.
-        if (log.level === 'debug') {
-          const sys = realtimeNs();
-          // t1_kernel_lag_ns: how long after the user-space stamp the kernel's TX stamp was taken (absent: T1 was the user stamp).
-          const lagNs = this.#sent.get(e.sourceId)?.kernelLagNs;
-          const lag = lagNs != null ? { t1_kernel_lag_ns: lagNs } : {};
-          log.debug('sample', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId, offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: sys, local_minus_sys_ns: this.clock.cookedNs(sys) - sys, ...lag });
-        }
-        break;
-      case 'synced':
-        log.info(e.synced ? 'synchronised' : 'lost synchronisation', { source: e.sourceId === LEADER_SOURCE ? this.node.election.leader?.id : e.sourceId });
-        break;
     }
   }
 
@@ -499,68 +426,17 @@ export class Daemon {
   // ---- status ---------------------------------------------------------------------
 
   status(): Status {
-    const sys = realtimeNs();
-    const nodeNs = this.clock.nodeNs(sys);
-    const now = this.#monoNs();
-    const el = this.node.election;
-    const leader = el.leader;
-    const st = this.#state;
-    const peer = this.node.sync.systemPeer;
-    const sources: SourceStatus[] = this.node.sync.sources().map((s) => ({
-      id: s.cfg.id === LEADER_SOURCE ? (leader?.id ?? s.cfg.id) : s.cfg.id,
-      address: formatHostPort({ host: s.cfg.address, port: s.cfg.port }),
-      selected: s.cfg.id === peer,
-      reach: s.reach,
-      poll_log2: s.pollLog2,
-      stratum: s.last?.stratum ?? null,
-      last_offset_ns: s.last ? s.last.offsetNs.toString() : null,
-      delay_ns: s.last?.delayNs ?? 0,
-      jitter_ns: s.last?.jitterNs ?? 0,
-      filter_slow_half: s.filter.slowHalfPasses,
-      broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
-      accepted: s.counters.accepted,
-      rejected: s.counters.rejected,
-      rejects: { ...s.rejects },
-    }));
-    return {
-      id: this.cfg.node.id,
-      priority: this.cfg.node.priority,
-      role: ROLE_NAMES[el.role]!,
-      leader: el.role === Role.Server ? { id: this.cfg.node.id, address: this.#ownAddress() } : leader ? { id: leader.id, address: leader.address } : null,
-      stratum: st.stratum === 0 ? 16 : st.stratum,
-      leap: st.leap,
-      ref_id: formatRefId(st.refId, st.stratum),
-      synced: this.node.synced,
-      clock: {
-        mode: this.clock.mode,
-        offset_from_system_ns: (nodeNs - sys).toString(),
-        freq_ppm: this.clock.freqPpm(),
-        node_time: new Date(Number(nodeNs / 1_000_000n)).toISOString(),
-      },
-      source: sources.find((s) => s.selected) ?? null,
-      sources,
-      floor_ns: this.node.floorNs.toString(),
-      peers: el.peers(now).map((p) => ({
-        id: p.id,
-        address: formatHostPort({ host: p.address, port: p.port }),
-        role: ROLE_NAMES[p.role]!,
-        priority: p.priority,
-        stratum: p.stratum,
-        live: p.live,
-        last_heard_ms: Number((now - p.lastHeardMonoNs) / 1_000_000n),
-      })),
-      ntp: {
-        listen: this.#listeners.describe(),
-        counters: this.#listeners.counters(),
-        broadcast: this.cfg.ntp.broadcast ? { to: formatHostPort(this.cfg.ntp.broadcast.to), sent: this.#broadcastsSent } : null,
-        broadcast_client: this.cfg.ntp.broadcastClient ? { ...this.node.sync.broadcastCounters } : null,
-        stray_replies: this.node.strayReplies,
-      },
-      election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
-      process: processUse(),
-      pid: process.pid,
-      uptime_s: Math.round(Number(now) / 1e6) / 1e3,
-    };
+    return assembleStatus({
+      cfg: this.cfg,
+      node: this.node,
+      clock: this.clock,
+      served: this.#state,
+      sysNs: realtimeNs(),
+      monoNs: this.#monoNs(),
+      ownAddress: this.#ownAddress(),
+      ntp: { listen: this.#listeners.describe(), counters: this.#listeners.counters() },
+      broadcastsSent: this.#broadcastsSent,
+    });
   }
 
   /** The address peers reach this node at, as well as a wildcard bind lets us tell. */
@@ -604,7 +480,7 @@ export class Daemon {
     for (const t of [this.#houseTimer, this.#broadcastTimer]) if (t) clearInterval(t);
     this.#cluster?.close();
     this.#clusterGroup?.close();
-    for (const ep of this.#clients.values()) ep.close();
+    this.#client.close();
     await this.#listeners.close();
     await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));
     try {
@@ -614,22 +490,4 @@ export class Daemon {
     }
     this.#releaseLock();
   }
-}
-
-/** Names are looked up once at start; one that does not resolve is left out and logged. */
-async function resolveUpstreams(cfg: Config, log: Logger): Promise<SourceConfig[]> {
-  const out: SourceConfig[] = [];
-  for (const [i, u] of cfg.upstream.servers.entries()) {
-    let address = u.host;
-    if (net.isIP(u.host.split('%')[0]!) === 0) {
-      try {
-        address = (await lookup(u.host)).address;
-      } catch (e) {
-        log.warn('upstream name does not resolve; left out', { server: u.host, error: errorCode(e) });
-        continue;
-      }
-    }
-    out.push({ id: `upstream${i + 1}:${formatHostPort({ host: u.host, port: u.port })}`, address, port: u.port, minPollLog2: u.minPollLog2, maxPollLog2: u.maxPollLog2, iburst: u.iburst, keyId: u.keyId });
-  }
-  return out;
 }

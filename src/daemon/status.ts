@@ -3,6 +3,15 @@
 // decimal strings.
 import { readdirSync } from 'node:fs';
 
+import type { ClockDriver } from '../clock/driver.js';
+import { LEADER_SOURCE, type ClusterNode } from '../cluster/node.js';
+import { ELECTION_COUNTERS } from '../election/election.js';
+import { Role } from '../election/wire.js';
+import { formatRefId } from '../ntp/packet.js';
+import type { ServerState } from '../ntp/wire.js';
+import type { Config } from './config.js';
+import { formatHostPort } from './hostport.js';
+
 export type RoleName = 'none' | 'client' | 'server';
 
 export interface SourceStatus {
@@ -101,4 +110,81 @@ export function statusLine(s: Status): string {
 /** Signed milliseconds, three decimals: "+0.012 ms". */
 export function formatOffsetMs(ns: number): string {
   return `${ns >= 0 ? '+' : ''}${(ns / 1e6).toFixed(3)} ms`;
+}
+
+/** What a status snapshot is assembled from: the node, its clock, and what the daemon's shell knows. */
+export interface StatusParts {
+  cfg: Config;
+  node: ClusterNode;
+  clock: ClockDriver;
+  /** The state the NTP servers advertise. */
+  served: ServerState;
+  sysNs: bigint;
+  monoNs: bigint;
+  /** The address peers reach this node at. */
+  ownAddress: string;
+  ntp: Pick<Status['ntp'], 'listen' | 'counters'>;
+  broadcastsSent: number;
+}
+
+export function assembleStatus(p: StatusParts): Status {
+  const { cfg, node, clock, served: st, sysNs, monoNs } = p;
+  const nodeNs = clock.nodeNs(sysNs);
+  const el = node.election;
+  const leader = el.leader;
+  const peer = node.sync.systemPeer;
+  const sources: SourceStatus[] = node.sync.sources().map((s) => ({
+    id: s.cfg.id === LEADER_SOURCE ? (leader?.id ?? s.cfg.id) : s.cfg.id,
+    address: formatHostPort({ host: s.cfg.address, port: s.cfg.port }),
+    selected: s.cfg.id === peer,
+    reach: s.reach,
+    poll_log2: s.pollLog2,
+    stratum: s.last?.stratum ?? null,
+    last_offset_ns: s.last ? s.last.offsetNs.toString() : null,
+    delay_ns: s.last?.delayNs ?? 0,
+    jitter_ns: s.last?.jitterNs ?? 0,
+    filter_slow_half: s.filter.slowHalfPasses,
+    broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
+    accepted: s.counters.accepted,
+    rejected: s.counters.rejected,
+    rejects: { ...s.rejects },
+  }));
+  return {
+    id: cfg.node.id,
+    priority: cfg.node.priority,
+    role: ROLE_NAMES[el.role]!,
+    leader: el.role === Role.Server ? { id: cfg.node.id, address: p.ownAddress } : leader ? { id: leader.id, address: leader.address } : null,
+    stratum: st.stratum === 0 ? 16 : st.stratum,
+    leap: st.leap,
+    ref_id: formatRefId(st.refId, st.stratum),
+    synced: node.synced,
+    clock: {
+      mode: clock.mode,
+      offset_from_system_ns: (nodeNs - sysNs).toString(),
+      freq_ppm: clock.freqPpm(),
+      node_time: new Date(Number(nodeNs / 1_000_000n)).toISOString(),
+    },
+    source: sources.find((s) => s.selected) ?? null,
+    sources,
+    floor_ns: node.floorNs.toString(),
+    peers: el.peers(monoNs).map((x) => ({
+      id: x.id,
+      address: formatHostPort({ host: x.address, port: x.port }),
+      role: ROLE_NAMES[x.role]!,
+      priority: x.priority,
+      stratum: x.stratum,
+      live: x.live,
+      last_heard_ms: Number((monoNs - x.lastHeardMonoNs) / 1_000_000n),
+    })),
+    ntp: {
+      ...p.ntp,
+      broadcast: cfg.ntp.broadcast ? { to: formatHostPort(cfg.ntp.broadcast.to), sent: p.broadcastsSent } : null,
+      broadcast_client: cfg.ntp.broadcastClient ? { ...node.sync.broadcastCounters } : null,
+      stray_replies: node.strayReplies,
+    },
+    election: { counters: Object.fromEntries(ELECTION_COUNTERS.map((k) => [k, el.counters[k]])) },
+    process: processUse(),
+    pid: process.pid,
+    uptime_s: Math.round(Number(monoNs) / 1e6) / 1e3,
+  };
 }

@@ -221,19 +221,19 @@ export class World {
     const rxMonoNs = BigInt(Math.round(Math.max(e.t, n.bootT) - n.bootT));
     switch (e.kind) {
       case 'timer':
-        if (e.gen === n.timerGen && e.boot === n.boots) this.#exec(n, n.core.onTimer(now, n.rng));
+        if (e.gen === n.timerGen && e.boot === n.boots) this.#exec(n, n.core.handle({ type: 'timer' }, now, n.rng));
         break;
       case 'serve-result':
-        if (e.boot === n.boots) this.#exec(n, n.core.onServeResult(e.ok, now, n.rng));
+        if (e.boot === n.boots) this.#exec(n, n.core.handle({ type: 'serve-result', ok: e.ok }, now, n.rng));
         break;
       case 'cluster':
-        this.#exec(n, n.core.onClusterMessage(e.bytes, e.from, now, n.rng, rxMonoNs));
+        this.#exec(n, n.core.handle({ type: 'cluster', bytes: e.bytes, from: e.from, rxMonoNs }, now, n.rng));
         break;
       case 'ntp-req':
         this.#answer(n, e.bytes, e.from, e.rxNodeNs);
         break;
       case 'ntp-resp':
-        this.#exec(n, n.core.onNtpReply(e.bytes, e.from, e.rxNodeNs ?? now.nodeNs, now, n.rng));
+        this.#exec(n, n.core.handle({ type: 'ntp-reply', bytes: e.bytes, from: e.from, t4Ns: e.rxNodeNs ?? now.nodeNs }, now, n.rng));
         break;
     }
   }
@@ -316,7 +316,7 @@ export class World {
         }
         case 'send-ntp':
           this.counters.ntpSent++;
-          n.core!.onNtpSent(a.sourceId, n.clock.cookedNs(n.osc.sysNs(this.#t)));
+          n.core!.handle({ type: 'ntp-sent', sourceId: a.sourceId, t1Ns: n.clock.cookedNs(n.osc.sysNs(this.#t)) }, this.#now(n), n.rng);
           this.#deliver(n, a.address, 'ntp-req', a.bytes);
           break;
         case 'clock':

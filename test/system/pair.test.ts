@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { query } from '../../src/daemon/query.js';
+import { query } from '../../src/tools/query.js';
 import { converged, DaemonProc, waitStatuses } from '../helpers/daemon.js';
 
 const addr = (i: number) => `127.77.1.${11 + i}`;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { controlRequest } from '../../../src/daemon/control.js';
-import { query } from '../../../src/daemon/query.js';
+import { query } from '../../../src/tools/query.js';
 import type { Status } from '../../../src/daemon/status.js';
 import { readKernelClock, realtimeNs, type KernelClock } from '../../../src/native/clock.js';
 import { nodeArgv } from '../../helpers/node.js';

@@ -8,11 +8,9 @@ import net from 'node:net';
 import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
 import { buildRequest, processResponse, type Outstanding, type ResponseReject, type Sample } from '../ntp/wire.js';
-import { realtimeNs } from '../native/clock.js';
-import { UdpEndpoint } from '../native/udp.js';
-import type { Rng } from '../util/rng.js';
-import { formatHostPort, parseHostPort } from './hostport.js';
-import { cryptoRng } from '../util/rng.js';
+import { ClientSockets } from '../daemon/client-socket.js';
+import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
+import { cryptoRng, type Rng } from '../util/rng.js';
 import { randomFillSync } from 'node:crypto';
 
 const defaultRng = cryptoRng((b) => randomFillSync(b));
@@ -61,19 +59,18 @@ function describe(r: ResponseReject): string {
 
 async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
   const result: QueryResult = { server, address: null, ok: false, error: null, rejects: {}, samples: [], best: null };
-  let ep: UdpEndpoint | null = null;
+  let sockets: ClientSockets | null = null;
   try {
     const hp = parseHostPort(server, 123);
     const address = net.isIP(hp.host.split('%')[0]!) ? hp.host : (await lookup(hp.host)).address;
     result.address = formatHostPort({ host: address, port: hp.port });
-    let pending: { out: Outstanding; txId: number; requireKey: boolean; resolve: (v: 'done' | 'timeout') => void } | null = null;
+    let pending: { out: Outstanding; requireKey: boolean; resolve: (v: 'done' | 'timeout') => void } | null = null;
     let lastTransmitTs: bigint | null = null;
-    const family = net.isIPv6(address.split('%')[0]!) ? 6 : 4;
-    ep = new UdpEndpoint({ address: family === 6 ? '::' : '0.0.0.0' }, {
-      onTxStamp: (id, txNs) => {
-        if (pending && pending.txId === id) pending.out.t1Ns = txNs;
+    sockets = new ClientSockets({
+      onSent: (_tag, sysNs) => {
+        if (pending) pending.out.t1Ns = sysNs;
       },
-      onBatch: (batch) => {
+      onReply: (batch) => {
         for (let i = 0; i < batch.count; i++) {
           if (!pending) return;
           const peer = batch.peer(i);
@@ -117,13 +114,9 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
       const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null };
       const outcome = new Promise<'done' | 'timeout'>((resolve) => {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
-        pending = { out, txId: -1, requireKey: signed, resolve: (v) => { clearTimeout(timer); resolve(v); } };
+        pending = { out, requireKey: signed, resolve: (v) => { clearTimeout(timer); resolve(v); } };
       });
-      // Until the kernel's TX stamp arrives (if it ever does), the time just before send() stands in:
-      // a T1 that never postdates the departure keeps the error within delay/2 (RFC 5905 §8).
-      out.t1Ns = realtimeNs();
-      const txId = ep!.send(req.bytes, hp.port, address, { txStamp: true });
-      pending!.txId = txId;
+      sockets!.send('query', req.bytes, address, hp.port);
       const r = await outcome;
       pending = null;
       return r;
@@ -150,7 +143,7 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
   } catch (e) {
     result.error = (e as Error).message;
   } finally {
-    ep?.close();
+    sockets?.close();
   }
   return result;
 }

@@ -5,7 +5,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 
 import { binding, type LoadResult } from '../native/binding.js';
-import { formatHostPort, parseHostPort } from './hostport.js';
+import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
 
 export interface BenchOptions {
   /** Requests in flight (closed loop), across all sockets. Default 64. */
