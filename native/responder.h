@@ -31,6 +31,13 @@ enum Counter : int {
   kCounterCount
 };
 
+// The counters' names, exported with the layouts (layout.cc) for JS to check its own against.
+constexpr const char* kCounterNames[] = {
+    "received",   "answered",      "slowPath", "dropMalformed", "dropUnsupportedMode",
+    "dropDenied", "dropRateLimited", "dropBadMac", "dropUnauthenticated", "kodRate",
+    "kodDeny",    "dropTruncated", "sendErrors"};
+static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == kCounterCount, "a counter without a name");
+
 enum class Verdict { kAnswer, kSlowPath, kDrop };
 
 // Largest response: header + MAC with a 64-byte digest.

@@ -297,9 +297,9 @@ void UdpEndpoint::DrainErrQueue() {
     if (got == 0) continue;
     if (tx_outstanding_ > 0) tx_outstanding_--;
     uint8_t* r = tx_slab_ + count * kTxRecord;
-    Put32(r, id);
-    r[4] = kStampKernelTx;
-    Put64(r + 8, ns);
+    Put32(r + txrec::kId, id);
+    r[txrec::kSource] = kStampKernelTx;
+    Put64(r + txrec::kNs, ns);
     if (++count == tx_slots_) {
       CallJs(on_tx_, static_cast<uint32_t>(count));
       count = 0;

@@ -19,6 +19,11 @@
 namespace ct {
 
 // TX stamp records: u32 id, u8 source, 3 pad, i64 ns.
+namespace txrec {
+constexpr size_t kId = 0;
+constexpr size_t kSource = 4;
+constexpr size_t kNs = 8;
+}  // namespace txrec
 constexpr size_t kTxRecord = 16;
 // Control-message room per slot: an NS stamp and pktinfo fit easily.
 constexpr size_t kCtrlBytes = 256;

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 
 import { packageRoot } from '../util/package-root.js';
+import { checkLayouts, type NativeLayouts } from './layouts.js';
 
 export interface TimexState {
   state: number;
@@ -115,6 +116,8 @@ export interface NativeBinding {
   adjtimexConstants: Record<string, number>;
   notifySocketSend(path: string, message: string): void;
   notifySocketPathMax: number;
+  /** native/layout.cc (Linux builds). */
+  layouts?: NativeLayouts;
   UdpEndpoint: new (
     opts: NativeUdpOptions,
     onRx: (count: number) => void,
@@ -134,3 +137,4 @@ const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string
  */
 export const addonPath = process.env.CLOCKTOWER_ADDON || nodeGypBuild.resolve(packageRoot);
 export const binding = require(addonPath) as NativeBinding;
+checkLayouts(binding.layouts, addonPath);

@@ -8,27 +8,12 @@ import type { KeyRing, KeyType } from '../ntp/auth.js';
 import { nsToNtpShort } from '../ntp/time.js';
 import { encodeCidr } from '../util/ip.js';
 import type { ServerState } from '../ntp/wire.js';
+import { KEY_TYPES, SERVER_COUNTERS } from './layouts.js';
 import { UdpEndpoint, type UdpHandlers, type UdpOptions } from './udp.js';
 
-/** Counter names, in native/responder.h order. */
-export const SERVER_COUNTERS = [
-  'received',
-  'answered',
-  'slowPath',
-  'dropMalformed',
-  'dropUnsupportedMode',
-  'dropDenied',
-  'dropRateLimited',
-  'dropBadMac',
-  'dropUnauthenticated',
-  'kodRate',
-  'kodDeny',
-  'dropTruncated',
-  'sendErrors',
-] as const;
+export { SERVER_COUNTERS };
 export type ServerCounter = (typeof SERVER_COUNTERS)[number];
 
-const KEY_TYPES: KeyType[] = ['MD5', 'SHA1', 'SHA256', 'SHA384', 'SHA512', 'AES128', 'AES256'];
 
 export interface AccessOptions {
   /** CIDRs allowed to ask ("10.0.0.0/8", "fd00::/8"); empty: everyone. */
@@ -126,7 +111,7 @@ export class NtpServer extends UdpEndpoint {
 
   /** Keys requests may be signed with; answers are signed with the request's key. */
   setKeys(keys: KeyRing, opts: { requireAuth?: boolean } = {}): void {
-    this.native.setKeys([...keys.values()].map((k) => [k.id, KEY_TYPES.indexOf(k.type), k.secret]));
+    this.native.setKeys([...keys.values()].map((k) => [k.id, (KEY_TYPES as readonly KeyType[]).indexOf(k.type), k.secret]));
     this.native.setResponderConfig({ requireAuth: opts.requireAuth ?? false });
   }
 

@@ -1,38 +1,14 @@
 // A validated wrapper over the addon's UDP endpoint. Received datagrams land
-// in a slab of flat records (RECORD below mirrors native/udp_endpoint.h); a
+// in a slab of flat records (RECORD, in layouts.ts, is checked against native/record.h at load); a
 // batch is handed to `onBatch` as a view that reads fields on demand, so the
 // receive path allocates nothing per packet unless the caller asks for it.
 import net from 'node:net';
 
 import { binding, type NativeUdpEndpoint } from './binding.js';
+import { RECORD, StampSource, TX_RECORD } from './layouts.js';
 
-/** Which clock stamped a packet (native/timestamps.h StampSource). */
-export enum StampSource {
-  /** clock_gettime just after the receive call returned (no kernel stamp). */
-  User = 0,
-  /** Kernel SO_TIMESTAMP, microsecond resolution. */
-  KernelUs = 1,
-  /** Kernel SO_TIMESTAMPNS. */
-  KernelNs = 2,
-  /** Kernel SO_TIMESTAMPING software TX stamp. */
-  KernelTx = 3,
-}
-
-export const RECORD = {
-  len: 0,
-  flags: 4,
-  rxNs: 8,
-  peerAddr: 16,
-  peerPort: 32,
-  family: 34,
-  source: 35,
-  scopeId: 36,
-  ifIndex: 40,
-  localAddr: 44,
-  header: 64,
-} as const;
-const FLAG_TRUNCATED = 1;
-const TX_RECORD = 16;
+export { RECORD, StampSource };
+const FLAG_TRUNCATED = RECORD.flagTruncated;
 
 export interface UdpOptions {
   /** Address to bind: an IPv4 or IPv6 literal ("0.0.0.0", "::1", "fe80::1%eth0"). */
@@ -249,7 +225,7 @@ export class UdpEndpoint {
         if (!onTxStamp) return;
         txView ??= new DataView(this.native.txSlab);
         for (let i = 0; i < count; i++) {
-          onTxStamp(txView.getUint32(i * TX_RECORD, true), txView.getBigInt64(i * TX_RECORD + 8, true));
+          onTxStamp(txView.getUint32(i * TX_RECORD.bytes + TX_RECORD.id, true), txView.getBigInt64(i * TX_RECORD.bytes + TX_RECORD.ns, true));
         }
       },
     );
