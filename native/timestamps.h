@@ -9,8 +9,8 @@
 
 namespace ct {
 
-// Which clock stamped a packet; stored in each record, mirrored in
-// src/native/udp.ts (StampSource).
+// Which clock stamped a packet; stored in each record, exported by layout.cc and checked against
+// src/native/layouts.ts (StampSource) when the addon loads.
 enum StampSource : uint8_t {
   kStampUser = 0,     // clock_gettime right after the syscall returned
   kStampKernelUs = 1, // SO_TIMESTAMP (microseconds)

@@ -1,5 +1,5 @@
 // The library as a user imports it ('clocktower' resolves to the built
-// dist/ through package.json "exports"): the README's example runs.
+// dist/ through package.json "exports"): the library example (docs/usage.md) runs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
