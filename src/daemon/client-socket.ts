@@ -64,7 +64,7 @@ export class ClientSockets {
   }
 
   #endpoint(family: 4 | 6): UdpEndpoint {
-    let ep = this.#eps.get(family);
+    const ep = this.#eps.get(family);
     if (ep) return ep;
     const created: UdpEndpoint = new UdpEndpoint({ address: family === 4 ? '0.0.0.0' : '::' }, {
       onBatch: (b) => this.#handlers.onReply(b),

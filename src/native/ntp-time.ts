@@ -45,7 +45,7 @@ export function ntpShortToNs(v: number): bigint {
   return binding.ntpShortToNs(v);
 }
 
-function checkPair(input: unknown, output: unknown, inType: Function, outType: Function): void {
+function checkPair(input: unknown, output: unknown, inType: abstract new (...args: never[]) => unknown, outType: abstract new (...args: never[]) => unknown): void {
   if (!(input instanceof inType)) throw new TypeError(`input must be a ${inType.name}`);
   if (!(output instanceof outType)) throw new TypeError(`output must be a ${outType.name}`);
   if ((input as BigInt64Array).length !== (output as BigInt64Array).length) {

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Status } from '../../src/daemon/status.js';
 import { converged, DaemonProc, waitStatuses, type NodeSpec } from '../helpers/daemon.js';
 import { createLan, type Lan } from '../helpers/lan.js';
 import { canUseNetns } from '../helpers/netns.js';

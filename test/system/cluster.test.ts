@@ -9,7 +9,6 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import type { Status } from '../../src/daemon/status.js';
 import { converged, DaemonProc, waitStatuses } from '../helpers/daemon.js';
 
 const IDS = ['a', 'b', 'c', 'd', 'e'];

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { decodeMessage, encodeMessage, MsgType, Role, type ClusterKey, type ElectionMessage } from '../../src/election/wire.js';
+import { decodeMessage, encodeMessage, Role, type ClusterKey, type ElectionMessage } from '../../src/election/wire.js';
 import { UdpEndpoint } from '../../src/native/udp.js';
 import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
 

@@ -61,7 +61,10 @@ class Lan {
       this.#queue.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
       let next = this.#queue[0]?.at ?? null;
       let timer: string | null = null;
-      for (const [id, at] of this.#timers) if (next === null || at < next) (next = at), (timer = id);
+      for (const [id, at] of this.#timers) if (next === null || at < next) {
+        next = at;
+        timer = id;
+      }
       if (next === null || next > until) break;
       this.now = next;
       if (timer) {
