@@ -41,7 +41,11 @@ interface Series {
 }
 
 function readSeries(dir: string): Series {
-  const rows = readFileSync(path.join(dir, 'series.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const rows = readFileSync(path.join(dir, 'series.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   const pts = rows.map(([t, e]) => ({ t: Number(t), err: e === '' ? null : Number(e) }));
   const first = pts.find((p) => p.err !== null && Math.abs(p.err) < 100_000);
   return {
@@ -104,8 +108,12 @@ async function main(): Promise<void> {
       ref.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
       ref.once('exit', () => reject(new Error('the reference server exited')));
     });
-    console.log(`accuracy --system: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s; each client disciplines its own guest's kernel clock`);
-    console.log(`truth: a server ${TRUTH_FREQ_PPM} ppm fast of this host's clock; error = |kernel clock − truth| measured from the guest over the direct link every 500 ms`);
+    console.log(
+      `accuracy --system: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s; each client disciplines its own guest's kernel clock`,
+    );
+    console.log(
+      `truth: a server ${TRUTH_FREQ_PPM} ppm fast of this host's clock; error = |kernel clock − truth| measured from the guest over the direct link every 500 ms`,
+    );
     console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs');
     const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
     const ratios = new Map<number, { p50: number; p99: number; oursP99Ns: number }[]>();
@@ -117,7 +125,9 @@ async function main(): Promise<void> {
         const q = { ours: quantiles(r.ours.errNs), chrony: quantiles(r.chrony.errNs) };
         for (const who of ['ours', 'chrony'] as const) {
           const first = r[who].firstWithin100usS;
-          console.log(`${p.name.padEnd(27)} ${(who === 'ours' ? 'clocktower' : 'chronyd').padEnd(10)} ${us(q[who].p50)} ${us(q[who].p99)} ${us(q[who].max)} ${(first === null ? 'never' : `${first.toFixed(1)} s`).padStart(12)}${r[who].lost ? `  (${r[who].lost} readings lost)` : ''}`);
+          console.log(
+            `${p.name.padEnd(27)} ${(who === 'ours' ? 'clocktower' : 'chronyd').padEnd(10)} ${us(q[who].p50)} ${us(q[who].p99)} ${us(q[who].max)} ${(first === null ? 'never' : `${first.toFixed(1)} s`).padStart(12)}${r[who].lost ? `  (${r[who].lost} readings lost)` : ''}`,
+          );
         }
         const ratio = { p50: q.ours.p50 / q.chrony.p50, p99: q.ours.p99 / q.chrony.p99, oursP99Ns: q.ours.p99 };
         console.log(`${''.padEnd(27)} ours/chrony p50=${ratio.p50.toFixed(2)} p99=${ratio.p99.toFixed(2)}`);

@@ -100,7 +100,9 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
     'log measurements',
   ];
   writeFileSync(path.join(dir, 'chrony.conf'), conf.join('\n') + '\n');
-  const child = spawn('ip', ['netns', 'exec', netns, 'chronyd', '-x', '-d', '-u', 'root', '-f', path.join(dir, 'chrony.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', netns, 'chronyd', '-x', '-d', '-u', 'root', '-f', path.join(dir, 'chrony.conf')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));
@@ -113,7 +115,11 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
     read(): ChronyReading | null {
       try {
         const wallNs = BigInt(Date.now()) * 1_000_000n;
-        const [tracking, ntpdata] = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', '-m', 'tracking', 'ntpdata'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] })
+        const [tracking, ntpdata] = execFileSync('chronyc', ['-h', `${dir}/chronyd.sock`, '-c', '-m', 'tracking', 'ntpdata'], {
+          encoding: 'utf8',
+          timeout: 2000,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        })
           .trim()
           .split('\n')
           .map((l) => l.split(','));
@@ -139,14 +145,36 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   };
 }
 
-async function runProfile(lan: Lan, base: string, p: Profile, index: number, round: number): Promise<{ ours: ReturnType<typeof stats>; chrony: ReturnType<typeof stats>; paired: ReturnType<typeof quantiles>; samples: Record<'ours' | 'chrony', { n: number; medianNs: number }>; relay: RelayStats | null }> {
+async function runProfile(
+  lan: Lan,
+  base: string,
+  p: Profile,
+  index: number,
+  round: number,
+): Promise<{
+  ours: ReturnType<typeof stats>;
+  chrony: ReturnType<typeof stats>;
+  paired: ReturnType<typeof quantiles>;
+  samples: Record<'ours' | 'chrony', { n: number; medianNs: number }>;
+  relay: RelayStats | null;
+}> {
   const [srvHost, relayHost, clientHost] = lan.hosts as [Lan['hosts'][0], Lan['hosts'][0], Lan['hosts'][0]];
   const clientNs = p.fwd ? clientHost : srvHost;
   const relays: Relay[] = [];
   let target = (port: number) => ({ host: `${LAN_PREFIX}.${relayHost.index}`, port });
   if (p.fwd) {
     for (const [i, port] of (SHARED ? [20001] : SWAP ? [20002, 20001] : [20001, 20002]).entries()) {
-      relays.push(await Relay.start({ listen: `${relayHost.address}:${port}`, target: `${srvHost.address}:123`, fwd: withBase(p.fwd), rev: withBase(p.rev!), seed: 1000 * index + 10 * round + i + 1, netns: relayHost.name, rtPriority: RELAY_RT }));
+      relays.push(
+        await Relay.start({
+          listen: `${relayHost.address}:${port}`,
+          target: `${srvHost.address}:123`,
+          fwd: withBase(p.fwd),
+          rev: withBase(p.rev!),
+          seed: 1000 * index + 10 * round + i + 1,
+          netns: relayHost.name,
+          rtPriority: RELAY_RT,
+        }),
+      );
     }
   } else {
     target = () => ({ host: '127.0.0.1', port: 123 });
@@ -191,7 +219,9 @@ async function runProfile(lan: Lan, base: string, p: Profile, index: number, rou
   }
   // Our estimator on chronyd's own packets: the two estimators on the same measurements.
   const theirs = chronySamples(readings);
-  const paired = replay(theirs).filter((e) => e.tS >= WARMUP_S).map((e) => e.errNs);
+  const paired = replay(theirs)
+    .filter((e) => e.tS >= WARMUP_S)
+    .map((e) => e.errNs);
   // Each client's measurements before any estimator: a sample's offset minus the truth.
   const sampleErr = (s: { trueOffsetNs: number }[]) => ({ n: s.length, medianNs: s.length ? median(s.map((x) => x.trueOffsetNs)) : NaN });
   const samples = { ours: sampleErr(parseSamples(ours.output)), chrony: sampleErr(theirs) };
@@ -244,7 +274,9 @@ async function main(): Promise<void> {
       netns: lan.hosts[0]!.name,
     }).start();
     await waitStatuses([server], 'the server to serve', (ss) => ss[0]?.role === 'server', 15_000);
-    console.log(`accuracy: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`);
+    console.log(
+      `accuracy: ${RUN_S} s per profile${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''} (statistics after ${WARMUP_S} s), poll 1 s, error = |client clock - true time|, sampled every ${SAMPLE_MS} ms`,
+    );
     console.log(`relay: ${RELAY_RT !== undefined ? 'real-time' : 'default scheduler'}, every leg carries a fixed ${BASE_US} µs besides its profile's delay`);
     console.log('profile                     client      p50 µs    p99 µs    max µs  first<100µs  relay late p50/p99 per direction');
     const us = (ns: number) => (Number.isFinite(ns) ? (ns / 1000).toFixed(1) : '—').padStart(9);
@@ -256,9 +288,16 @@ async function main(): Promise<void> {
         if (ONLY !== null && ONLY !== i) continue;
         const r = await runProfile(lan, base, p, i, round);
         const q = (l: { p50: number; p99: number }) => `${l.p50.toFixed(1)}/${l.p99.toFixed(1)}`;
-        const late = r.relay ? `fwd ${q(r.relay.late_fwd_us)} rev ${q(r.relay.late_rev_us)} µs${RELAY_RT !== undefined && !r.relay.rt ? ' (not real-time: refused)' : ''}` : '—';
-        for (const [who, s] of [['clocktower', r.ours], ['chronyd', r.chrony]] as const) {
-          console.log(`${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`);
+        const late = r.relay
+          ? `fwd ${q(r.relay.late_fwd_us)} rev ${q(r.relay.late_rev_us)} µs${RELAY_RT !== undefined && !r.relay.rt ? ' (not real-time: refused)' : ''}`
+          : '—';
+        for (const [who, s] of [
+          ['clocktower', r.ours],
+          ['chronyd', r.chrony],
+        ] as const) {
+          console.log(
+            `${p.name.padEnd(27)} ${who.padEnd(10)} ${us(s.p50)} ${us(s.p99)} ${us(s.max)} ${(s.firstWithin100us === null ? 'never' : `${s.firstWithin100us.toFixed(1)} s`).padStart(12)}  ${who === 'chronyd' ? '' : late}`,
+          );
         }
         console.log(`${p.name.padEnd(27)} ${'ours@chr'.padEnd(10)} ${us(r.paired.p50)} ${us(r.paired.p99)} ${us(r.paired.max)}`);
         const sm = (x: { n: number; medianNs: number }) => `${(x.medianNs / 1000).toFixed(1)} µs (n=${x.n})`;
@@ -267,20 +306,26 @@ async function main(): Promise<void> {
           live: { p50: r.ours.p50 / r.chrony.p50, p99: r.ours.p99 / r.chrony.p99 },
           paired: { p50: r.paired.p50 / r.chrony.p50, p99: r.paired.p99 / r.chrony.p99 },
         };
-        console.log(`${''.padEnd(27)} ours/chrony p50=${ratio.live.p50.toFixed(2)} p99=${ratio.live.p99.toFixed(2)}; same packets p50=${ratio.paired.p50.toFixed(2)} p99=${ratio.paired.p99.toFixed(2)}`);
+        console.log(
+          `${''.padEnd(27)} ours/chrony p50=${ratio.live.p50.toFixed(2)} p99=${ratio.live.p99.toFixed(2)}; same packets p50=${ratio.paired.p50.toFixed(2)} p99=${ratio.paired.p99.toFixed(2)}`,
+        );
         ratios.set(i, [...(ratios.get(i) ?? []), ratio]);
       }
     }
     // Each profile's ratio: the median over rounds; the last line's, the worst profile's (the loopback
     // row is left out: there both clients are within a microsecond and the ratio is of noise).
     const worst = { p50: 0, p99: 0 };
-    console.log(`ours/chrony${ROUNDS > 1 ? `, median over ${ROUNDS} rounds (each round's in brackets)` : ''}; "same packets": our estimator replayed on chronyd's samples`);
+    console.log(
+      `ours/chrony${ROUNDS > 1 ? `, median over ${ROUNDS} rounds (each round's in brackets)` : ''}; "same packets": our estimator replayed on chronyd's samples`,
+    );
     for (const [i, rs] of ratios) {
       const cell = (k: 'live' | 'paired', q: 'p50' | 'p99') => {
         const m = median(rs.map((r) => r[k][q]));
         return `${q}=${m.toFixed(2)}${ROUNDS > 1 ? ` (${rs.map((r) => r[k][q].toFixed(2)).join(' ')})` : ''}`;
       };
-      console.log(`${PROFILES[i]!.name.padEnd(27)} live ${cell('live', 'p50')} ${cell('live', 'p99')}; same packets ${cell('paired', 'p50')} ${cell('paired', 'p99')}`);
+      console.log(
+        `${PROFILES[i]!.name.padEnd(27)} live ${cell('live', 'p50')} ${cell('live', 'p99')}; same packets ${cell('paired', 'p50')} ${cell('paired', 'p99')}`,
+      );
       if (PROFILES[i]!.fwd) {
         worst.p50 = Math.max(worst.p50, median(rs.map((r) => r.live.p50)));
         worst.p99 = Math.max(worst.p99, median(rs.map((r) => r.live.p99)));

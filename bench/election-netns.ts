@@ -51,7 +51,16 @@ async function run(n: number): Promise<string> {
   process.once('exit', removeBase);
   const peers = lan.hosts.map((h) => `${h.address}:12300`);
   const nodes = lan.hosts.map((h, i) =>
-    DaemonProc.write(path.join(base, `n${i}`), { id: `n${i}`, priority: i, address: h.address, ntpPort: 123, clusterPort: 12300, peers, start: '1970-01-01T00:00:00Z', netns: h.name }),
+    DaemonProc.write(path.join(base, `n${i}`), {
+      id: `n${i}`,
+      priority: i,
+      address: h.address,
+      ntpPort: 123,
+      clusterPort: 12300,
+      peers,
+      start: '1970-01-01T00:00:00Z',
+      netns: h.name,
+    }),
   );
   try {
     const launch = Date.now();
@@ -66,7 +75,7 @@ async function run(n: number): Promise<string> {
     await new Promise((r) => setTimeout(r, 5000));
     const after = await Promise.all(nodes.map((x) => x.status()));
     const sent = (s: Status | null) => (s ? s.election.counters['sentQuery']! + s.election.counters['sentStatus']! + s.election.counters['sentLeaving']! : 0);
-    const perNode = after.reduce((sum, s, i) => sum + sent(s) - sent(before[i]!), 0) / n / ((after[0]!.uptime_s - before[0]!.uptime_s) || 5);
+    const perNode = after.reduce((sum, s, i) => sum + sent(s) - sent(before[i]!), 0) / n / (after[0]!.uptime_s - before[0]!.uptime_s || 5);
     // Power off the server.
     const serverIdx = after.findIndex((s) => s?.role === 'server');
     const killedAt = Date.now();

@@ -53,5 +53,7 @@ await b.suite(
 const v = (k: string) => ops.get(k)!;
 console.log('\nops/s (this run):');
 for (const [k, o] of ops) console.log(`  ${k.padEnd(48)} ${(o / 1e3).toFixed(0)} k`);
-console.log(`ratios encode/decode=${(v('encode 48-byte packet') / v('decode 48-byte packet')).toFixed(2)} cycle/decode=${(v('cycle: request -> response -> checks -> offset') / v('decode 48-byte packet')).toFixed(2)}`);
+console.log(
+  `ratios encode/decode=${(v('encode 48-byte packet') / v('decode 48-byte packet')).toFixed(2)} cycle/decode=${(v('cycle: request -> response -> checks -> offset') / v('decode 48-byte packet')).toFixed(2)}`,
+);
 if (sink < 0) console.log(sink);

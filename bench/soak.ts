@@ -34,9 +34,12 @@ const soakMin = argVal('--minutes', 0);
 const HOST = '127.77.9.1';
 const PORT = 11190;
 
-
 function load(opts: string[], seconds: number): BenchReport {
-  const out = execFileSync('taskset', ['-c', '0', process.execPath, path.join(root, 'bin/clocktower.js'), 'bench', `${HOST}:${PORT}`, '--json', '--duration', String(seconds), ...opts], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const out = execFileSync(
+    'taskset',
+    ['-c', '0', process.execPath, path.join(root, 'bin/clocktower.js'), 'bench', `${HOST}:${PORT}`, '--json', '--duration', String(seconds), ...opts],
+    { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+  );
   return JSON.parse(out) as BenchReport;
 }
 
@@ -93,25 +96,31 @@ async function main(): Promise<void> {
     await waitStatuses([d], 'the daemon to serve', (ss) => ss[0]?.role === 'server', 20_000);
     const start = await sample();
     const cap = load(['--window', '256'], 3);
-    console.log(`capacity (closed loop, window 256${quota ? ', daemon at 40 % of a core' : ''}): ${cap.replies_per_s.toFixed(0)} replies/s, p99 ${(cap.latency_ns.p99 / 1e6).toFixed(2)} ms`);
+    console.log(
+      `capacity (closed loop, window 256${quota ? ', daemon at 40 % of a core' : ''}): ${cap.replies_per_s.toFixed(0)} replies/s, p99 ${(cap.latency_ns.p99 / 1e6).toFixed(2)} ms`,
+    );
 
     // Overload, sampled every 2 s from this (unpinned) process while the generator runs.
     const rate = Math.round(cap.replies_per_s * 2);
     const sampler = setInterval(() => void sample().catch(() => undefined), 2000);
     let over: BenchReport;
     try {
-      over = await new Promise<BenchReport>((resolve, reject) => setImmediate(() => {
-        try {
-          resolve(load(['--rate', String(rate), '--timeout', '0.5'], overloadS));
-        } catch (e) {
-          reject(e);
-        }
-      }));
+      over = await new Promise<BenchReport>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(load(['--rate', String(rate), '--timeout', '0.5'], overloadS));
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      );
     } finally {
       clearInterval(sampler);
     }
     const offered = over.sent / over.duration_s;
-    console.log(`overload: offered ${offered.toFixed(0)}/s (asked ${rate}/s = 2 × capacity) for ${overloadS} s: ${over.replies_per_s.toFixed(0)} valid replies/s (${(over.replies_per_s / cap.replies_per_s).toFixed(2)} of capacity), loss ${(over.loss * 100).toFixed(1)} %, p50 ${(over.latency_ns.p50 / 1e3).toFixed(0)} µs, p99 ${(over.latency_ns.p99 / 1e6).toFixed(2)} ms, p99.9 ${(over.latency_ns.p999 / 1e6).toFixed(2)} ms`);
+    console.log(
+      `overload: offered ${offered.toFixed(0)}/s (asked ${rate}/s = 2 × capacity) for ${overloadS} s: ${over.replies_per_s.toFixed(0)} valid replies/s (${(over.replies_per_s / cap.replies_per_s).toFixed(2)} of capacity), loss ${(over.loss * 100).toFixed(1)} %, p50 ${(over.latency_ns.p50 / 1e3).toFixed(0)} µs, p99 ${(over.latency_ns.p99 / 1e6).toFixed(2)} ms, p99.9 ${(over.latency_ns.p999 / 1e6).toFixed(2)} ms`,
+    );
 
     const chunks: BenchReport[] = [];
     if (soakMin > 0) quota?.lift();
@@ -120,20 +129,28 @@ async function main(): Promise<void> {
       await sample();
       const c = chunks.at(-1)!;
       const u = samples.at(-1)!;
-      console.log(`soak minute ${m + 1}/${soakMin}: ${c.replies_per_s.toFixed(0)} replies/s, loss ${(c.loss * 100).toFixed(2)} %, p99 ${(c.latency_ns.p99 / 1e6).toFixed(2)} ms; rss ${mb(u.rss_bytes)} MB, heap ${mb(u.heap_used_bytes)} MB, fds ${u.open_fds}`);
+      console.log(
+        `soak minute ${m + 1}/${soakMin}: ${c.replies_per_s.toFixed(0)} replies/s, loss ${(c.loss * 100).toFixed(2)} %, p99 ${(c.latency_ns.p99 / 1e6).toFixed(2)} ms; rss ${mb(u.rss_bytes)} MB, heap ${mb(u.heap_used_bytes)} MB, fds ${u.open_fds}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 1000));
     const end = await sample();
     const first = start.process;
     const last = end.process;
     const peak = (k: keyof Use) => Math.max(...samples.map((s) => s[k]));
-    console.log(`daemon: rss ${mb(first.rss_bytes)} → ${mb(last.rss_bytes)} MB (peak ${mb(peak('rss_bytes'))}), JS heap ${mb(first.heap_used_bytes)} → ${mb(last.heap_used_bytes)} MB (peak ${mb(peak('heap_used_bytes'))}), fds ${first.open_fds} → ${last.open_fds}; answered ${end.ntp.counters['answered']}, role ${end.role}`);
+    console.log(
+      `daemon: rss ${mb(first.rss_bytes)} → ${mb(last.rss_bytes)} MB (peak ${mb(peak('rss_bytes'))}), JS heap ${mb(first.heap_used_bytes)} → ${mb(last.heap_used_bytes)} MB (peak ${mb(peak('heap_used_bytes'))}), fds ${first.open_fds} → ${last.open_fds}; answered ${end.ntp.counters['answered']}, role ${end.role}`,
+    );
     if (chunks.length) {
       const worst = Math.max(...chunks.map((c) => c.latency_ns.p99));
       const slowest = Math.min(...chunks.map((c) => c.replies_per_s));
-      console.log(`soak: ${soakMin} min at half capacity: slowest minute ${slowest.toFixed(0)} replies/s, worst p99 ${(worst / 1e6).toFixed(2)} ms, max loss ${(Math.max(...chunks.map((c) => c.loss)) * 100).toFixed(2)} %`);
+      console.log(
+        `soak: ${soakMin} min at half capacity: slowest minute ${slowest.toFixed(0)} replies/s, worst p99 ${(worst / 1e6).toFixed(2)} ms, max loss ${(Math.max(...chunks.map((c) => c.loss)) * 100).toFixed(2)} %`,
+      );
     }
-    console.log(`soak: overload ${(over.replies_per_s / cap.replies_per_s).toFixed(2)} of capacity, p99 ${(over.latency_ns.p99 / 1e6).toFixed(2)} ms; rss ${last.rss_bytes >= first.rss_bytes ? '+' : ''}${mb(last.rss_bytes - first.rss_bytes)} MB, heap ${last.heap_used_bytes >= first.heap_used_bytes ? '+' : ''}${mb(last.heap_used_bytes - first.heap_used_bytes)} MB, fds ${last.open_fds - first.open_fds >= 0 ? '+' : ''}${last.open_fds - first.open_fds}`);
+    console.log(
+      `soak: overload ${(over.replies_per_s / cap.replies_per_s).toFixed(2)} of capacity, p99 ${(over.latency_ns.p99 / 1e6).toFixed(2)} ms; rss ${last.rss_bytes >= first.rss_bytes ? '+' : ''}${mb(last.rss_bytes - first.rss_bytes)} MB, heap ${last.heap_used_bytes >= first.heap_used_bytes ? '+' : ''}${mb(last.heap_used_bytes - first.heap_used_bytes)} MB, fds ${last.open_fds - first.open_fds >= 0 ? '+' : ''}${last.open_fds - first.open_fds}`,
+    );
   } finally {
     await d.stop();
     quota?.remove();

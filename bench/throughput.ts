@@ -43,7 +43,9 @@ function ensureChronyd(): string | null {
     // already there
   }
   try {
-    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chrony'], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chrony'], {
+      stdio: 'ignore',
+    });
   } catch {
     return 'chronyd is not installed and apt-get install chrony failed (not root, or no package mirror)';
   }
@@ -51,7 +53,10 @@ function ensureChronyd(): string | null {
 }
 
 function cpuTimes(): number[][] {
-  return readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => l.split(/\s+/).slice(1).map(Number));
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d/.test(l))
+    .map((l) => l.split(/\s+/).slice(1).map(Number));
 }
 
 async function waitIdle(): Promise<void> {
@@ -87,7 +92,9 @@ function countInstructions(pid: number): () => Promise<number> {
   return async () => {
     perf.kill('SIGINT');
     await new Promise((r) => perf.once('exit', r));
-    const rows = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d/.test(l));
+    const rows = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((l) => /^\d/.test(l));
     return rows.reduce((sum, l) => sum + Number(l.split(',')[0]), 0);
   };
 }
@@ -117,13 +124,22 @@ function startPinned(cmd: string, argv: string[], readyText: RegExp): Promise<Ch
 
 const node = process.execPath;
 const servers: Server[] = [
-  { name: 'clocktower (native)', start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(p), '3'], /ready/) },
-  { name: 'pure JS (dgram + TS core)', start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'bench/servers/js-server.ts'), '127.0.0.1', String(p)], /ready/) },
+  {
+    name: 'clocktower (native)',
+    start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(p), '3'], /ready/),
+  },
+  {
+    name: 'pure JS (dgram + TS core)',
+    start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'bench/servers/js-server.ts'), '127.0.0.1', String(p)], /ready/),
+  },
   {
     name: 'chronyd 4.x',
     start: (p) => {
       const dir = mkdtempSync(path.join(tmp, 'chrony-'));
-      writeFileSync(path.join(dir, 'c.conf'), [`port ${p}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n');
+      writeFileSync(
+        path.join(dir, 'c.conf'),
+        [`port ${p}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n',
+      );
       return startPinned('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'c.conf')], /Disabled control of system clock/);
     },
   },
@@ -131,7 +147,11 @@ const servers: Server[] = [
 ];
 
 function generator(port: number): { replies_per_s: number; valid: number; loss: number; latency_ns: { p99: number } } {
-  const out = execFileSync('taskset', ['-c', '0', node, path.join(root, 'bin/clocktower.js'), 'bench', `127.0.0.1:${port}`, '--json', '--duration', String(seconds), '--window', String(WINDOW)], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  const out = execFileSync(
+    'taskset',
+    ['-c', '0', node, path.join(root, 'bin/clocktower.js'), 'bench', `127.0.0.1:${port}`, '--json', '--duration', String(seconds), '--window', String(WINDOW)],
+    { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+  );
   return JSON.parse(out);
 }
 
@@ -139,7 +159,11 @@ function generator(port: number): { replies_per_s: number; valid: number; loss: 
 async function heapCheck(): Promise<void> {
   const target = quick ? 2_000_000 : 10_000_000;
   const port = 12399;
-  const child = spawn('taskset', ['-c', '1', node, '--expose-gc', '--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(port), '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'taskset',
+    ['-c', '1', node, '--expose-gc', '--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(port), '3'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 50));
@@ -149,7 +173,9 @@ async function heapCheck(): Promise<void> {
   await new Promise((r) => child.once('exit', r));
   const stats = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!);
   const mb = (b: number) => (b / 1048576).toFixed(2);
-  console.log(`\nJS heap of the native server: ${mb(stats.heapStart)} MB at start, ${mb(stats.heapEnd)} MB after ${stats.answered.toLocaleString('en')} answers (after GC)`);
+  console.log(
+    `\nJS heap of the native server: ${mb(stats.heapStart)} MB at start, ${mb(stats.heapEnd)} MB after ${stats.answered.toLocaleString('en')} answers (after GC)`,
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -181,7 +207,9 @@ async function main(): Promise<void> {
         e.cpuUs.push(g.valid ? cpu / g.valid / 1000 : NaN);
         e.loss.push(g.loss);
         e.p99.push(g.latency_ns.p99);
-        console.log(`round ${r + 1}/${rounds} ${s.name.padEnd(28)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %  ${instr.toFixed(0)} instr/reply`);
+        console.log(
+          `round ${r + 1}/${rounds} ${s.name.padEnd(28)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %  ${instr.toFixed(0)} instr/reply`,
+        );
       } finally {
         child.removeAllListeners('exit');
         child.kill('SIGTERM');
@@ -191,15 +219,21 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\nmedians over ${rounds} round(s) of ${seconds} s, window ${WINDOW}, generator on CPU 0, server on CPU 1:`);
-  console.log(`${'server'.padEnd(28)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)} ${'instr/reply'.padStart(12)}`);
+  console.log(
+    `${'server'.padEnd(28)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)} ${'instr/reply'.padStart(12)}`,
+  );
   for (const [name, e] of results) {
-    console.log(`${name.padEnd(28)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`);
+    console.log(
+      `${name.padEnd(28)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`,
+    );
   }
   if (perf) {
     // Capacity by work done: the other server's instructions per reply over ours.
     const per = (k: string) => median(results.get(k)?.instr ?? [NaN]);
     const cap = (k: string) => (per(k) / per('clocktower (native)')).toFixed(2);
-    console.log(`instructions per reply, other/ours (capacity ratio): ours/chrony=${cap('chronyd 4.x')} ours/echo=${cap('C echo (ceiling)')} ours/js=${cap('pure JS (dgram + TS core)')}`);
+    console.log(
+      `instructions per reply, other/ours (capacity ratio): ours/chrony=${cap('chronyd 4.x')} ours/echo=${cap('C echo (ceiling)')} ours/js=${cap('pure JS (dgram + TS core)')}`,
+    );
   }
   await heapCheck();
   // The shared VM changes speed between rounds (2x swings seen), so each

@@ -33,9 +33,11 @@ class AccessList {
     deny_ = std::move(deny);
   }
   bool Allowed(const uint8_t addr[16]) const {
-    for (const Cidr& c : deny_) if (Match(c, addr)) return false;
+    for (const Cidr& c : deny_)
+      if (Match(c, addr)) return false;
     if (allow_.empty()) return true;
-    for (const Cidr& c : allow_) if (Match(c, addr)) return true;
+    for (const Cidr& c : allow_)
+      if (Match(c, addr)) return true;
     return false;
   }
 

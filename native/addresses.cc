@@ -36,7 +36,8 @@ bool ParseAddress(const std::string& text, uint32_t port, int family, sockaddr_s
     host.resize(pct);
     char* end = nullptr;
     unsigned long n = std::strtoul(scope.c_str(), &end, 10);
-    sin6->sin6_scope_id = (end && *end == '\0' && !scope.empty()) ? n : if_nametoindex(scope.c_str());
+    sin6->sin6_scope_id =
+        (end && *end == '\0' && !scope.empty()) ? n : if_nametoindex(scope.c_str());
     if (sin6->sin6_scope_id == 0) return false;
   }
   if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) == 1) return true;
@@ -72,14 +73,17 @@ void ClearLocal(uint8_t* r) {
 
 void WriteLocal(uint8_t* r, const struct msghdr* msg) {
   ClearLocal(r);
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c;
+       c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
     size_t n = CmsgPayload(msg, c);
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && n >= sizeof(struct in_pktinfo)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+        n >= sizeof(struct in_pktinfo)) {
       struct in_pktinfo pi;
       std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
       std::memcpy(r + rec::kLocalAddr, &pi.ipi_addr, 4);
       Put32(r + rec::kIfIndex, pi.ipi_ifindex);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && n >= sizeof(struct in6_pktinfo)) {
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               n >= sizeof(struct in6_pktinfo)) {
       struct in6_pktinfo pi;
       std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
       std::memcpy(r + rec::kLocalAddr, &pi.ipi6_addr, 16);

@@ -15,10 +15,14 @@ namespace {
 Napi::Value ReadClock(const Napi::CallbackInfo& info, clockid_t id) {
   struct timespec ts;
   if (clock_gettime(id, &ts) != 0) ThrowErrno(info.Env(), errno, "clock_gettime");
-  return Napi::BigInt::New(info.Env(), static_cast<int64_t>(static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec));
+  return Napi::BigInt::New(
+      info.Env(),
+      static_cast<int64_t>(static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec));
 }
 Napi::Value Realtime(const Napi::CallbackInfo& info) { return ReadClock(info, CLOCK_REALTIME); }
-Napi::Value MonotonicRaw(const Napi::CallbackInfo& info) { return ReadClock(info, CLOCK_MONOTONIC_RAW); }
+Napi::Value MonotonicRaw(const Napi::CallbackInfo& info) {
+  return ReadClock(info, CLOCK_MONOTONIC_RAW);
+}
 
 Napi::Object TimexToObject(Napi::Env env, const struct timex& tx, int state) {
   Napi::Object o = Napi::Object::New(env);

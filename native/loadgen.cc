@@ -193,7 +193,8 @@ void Run(const Options& o, Result* r) {
         }
         int64_t rx;
         StampSource src;
-        if (!ParseRxStamp(&rmsg[k].msg_hdr, &rx, &src)) rx = user ? user : (user = Now(CLOCK_REALTIME));
+        if (!ParseRxStamp(&rmsg[k].msg_hdr, &rx, &src))
+          rx = user ? user : (user = Now(CLOCK_REALTIME));
         r->valid++;
         r->hist[Bucket(rx - s.sent_ns[slot])]++;
       }
@@ -252,7 +253,8 @@ void Run(const Options& o, Result* r) {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, Options o) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), o_(std::move(o)) {}
+  LoadWorker(Napi::Env env, Options o)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), o_(std::move(o)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { Run(o_, &r_); }
   void OnOK() override {
@@ -295,7 +297,8 @@ class LoadWorker : public Napi::AsyncWorker {
   Result r_;
 };
 
-// runLoad({ address, port, family, sockets, window, ratePps, durationMs, timeoutMs, batch }) -> Promise
+// runLoad({ address, port, family, sockets, window, ratePps, durationMs, timeoutMs, batch }) ->
+// Promise
 Napi::Value RunLoad(const Napi::CallbackInfo& info) {
   Napi::Object a = info[0].As<Napi::Object>();
   Options o;

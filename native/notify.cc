@@ -27,7 +27,8 @@ Napi::Value NotifySocketSend(const Napi::CallbackInfo& info) {
   socklen_t len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + path.size());
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowErrno(info.Env(), errno, "socket");
-  ssize_t n = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<struct sockaddr*>(&sa), len);
+  ssize_t n = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL,
+                     reinterpret_cast<struct sockaddr*>(&sa), len);
   int err = errno;
   close(fd);
   if (n < 0) ThrowErrno(info.Env(), err, "sendto");

@@ -22,12 +22,23 @@ size_t ComputeDigest(const NtpKey& key, const uint8_t* data, size_t len, uint8_t
   }
   const EVP_MD* md = nullptr;
   switch (key.type) {
-    case KeyType::kMd5: md = EVP_md5(); break;
-    case KeyType::kSha1: md = EVP_sha1(); break;
-    case KeyType::kSha256: md = EVP_sha256(); break;
-    case KeyType::kSha384: md = EVP_sha384(); break;
-    case KeyType::kSha512: md = EVP_sha512(); break;
-    default: return 0;
+    case KeyType::kMd5:
+      md = EVP_md5();
+      break;
+    case KeyType::kSha1:
+      md = EVP_sha1();
+      break;
+    case KeyType::kSha256:
+      md = EVP_sha256();
+      break;
+    case KeyType::kSha384:
+      md = EVP_sha384();
+      break;
+    case KeyType::kSha512:
+      md = EVP_sha512();
+      break;
+    default:
+      return 0;
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned int n = 0;

@@ -12,8 +12,11 @@ namespace ct {
 
 enum class KeyType : uint8_t { kMd5, kSha1, kSha256, kSha384, kSha512, kAes128, kAes256, kCount };
 // Their names in src/ntp/auth.ts, by value (exported with the layouts, layout.cc).
-constexpr const char* kKeyTypeNames[] = {"MD5", "SHA1", "SHA256", "SHA384", "SHA512", "AES128", "AES256"};
-static_assert(sizeof(kKeyTypeNames) / sizeof(kKeyTypeNames[0]) == static_cast<size_t>(KeyType::kCount), "a key type without a name");
+constexpr const char* kKeyTypeNames[] = {"MD5",    "SHA1",   "SHA256", "SHA384",
+                                         "SHA512", "AES128", "AES256"};
+static_assert(sizeof(kKeyTypeNames) / sizeof(kKeyTypeNames[0]) ==
+                  static_cast<size_t>(KeyType::kCount),
+              "a key type without a name");
 
 struct NtpKey {
   KeyType type;

@@ -33,8 +33,8 @@ inline int64_t FloorMod(int64_t a, int64_t b) {
 // Nanoseconds [0, 1e9) -> 32-bit binary fraction, rounded to nearest
 // (ties up). Never reaches 2^32: 999999999 ns rounds to 0xFFFFFFFC.
 inline uint32_t NsToFrac32(int64_t ns) {
-  return static_cast<uint32_t>(
-      (static_cast<uint64_t>(ns) * 4294967296ULL + 500000000ULL) / 1000000000ULL);
+  return static_cast<uint32_t>((static_cast<uint64_t>(ns) * 4294967296ULL + 500000000ULL) /
+                               1000000000ULL);
 }
 // 32-bit fraction -> nanoseconds, rounded to nearest (ties up); may be 1e9.
 inline int64_t Frac32ToNs(uint32_t frac) {

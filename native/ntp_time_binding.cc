@@ -39,7 +39,8 @@ Napi::Value ShortToNs(const Napi::CallbackInfo& info) {
 void UnixToNtpBatch(const Napi::CallbackInfo& info) {
   auto in = info[0].As<Napi::TypedArrayOf<int64_t>>();
   auto out = info[1].As<Napi::TypedArrayOf<uint64_t>>();
-  if (out.ElementLength() < in.ElementLength()) throw Napi::RangeError::New(info.Env(), "output shorter than input");
+  if (out.ElementLength() < in.ElementLength())
+    throw Napi::RangeError::New(info.Env(), "output shorter than input");
   const int64_t* src = in.Data();
   uint64_t* dst = out.Data();
   for (size_t i = 0, n = in.ElementLength(); i < n; i++) dst[i] = UnixNsToNtp64(src[i]);
@@ -47,7 +48,8 @@ void UnixToNtpBatch(const Napi::CallbackInfo& info) {
 void NtpToUnixBatch(const Napi::CallbackInfo& info) {
   auto in = info[0].As<Napi::TypedArrayOf<uint64_t>>();
   auto out = info[1].As<Napi::TypedArrayOf<int64_t>>();
-  if (out.ElementLength() < in.ElementLength()) throw Napi::RangeError::New(info.Env(), "output shorter than input");
+  if (out.ElementLength() < in.ElementLength())
+    throw Napi::RangeError::New(info.Env(), "output shorter than input");
   int64_t pivot = I64(info[2]);
   const uint64_t* src = in.Data();
   int64_t* dst = out.Data();

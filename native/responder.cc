@@ -132,7 +132,8 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   out[3] = static_cast<uint8_t>(s.precision);
   Put32(out + 4, s.root_delay);
   double disp = s.root_dispersion_ns;
-  if (s.has_reference && rx_node_ns > s.reference_ns) disp += kPhi * static_cast<double>(rx_node_ns - s.reference_ns);
+  if (s.has_reference && rx_node_ns > s.reference_ns)
+    disp += kPhi * static_cast<double>(rx_node_ns - s.reference_ns);
   // Rounded half up, as the TS reference (src/ntp/wire.ts, Math.round) does;
   // disp ≥ 0, so truncation plus the exact fraction test is llround without its libm call.
   int64_t disp_ns = static_cast<int64_t>(disp);
@@ -147,8 +148,10 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   std::memcpy(out + 24, req + 40, 8);  // origin = the request's transmit
   Put64(out + 32, UnixNsToNtp64(rx_node_ns));
   std::memset(out + 40, 0, 8);
-  if (kod) counters[std::strcmp(kod, "RATE") == 0 ? kKodRate : kKodDeny]++;
-  else counters[kAnswered]++;
+  if (kod)
+    counters[std::strcmp(kod, "RATE") == 0 ? kKodRate : kKodDeny]++;
+  else
+    counters[kAnswered]++;
   return Verdict::kAnswer;
 }
 

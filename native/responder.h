@@ -33,10 +33,11 @@ enum Counter : int {
 
 // The counters' names, exported with the layouts (layout.cc) for JS to check its own against.
 constexpr const char* kCounterNames[] = {
-    "received",   "answered",      "slowPath", "dropMalformed", "dropUnsupportedMode",
+    "received",   "answered",        "slowPath",   "dropMalformed",       "dropUnsupportedMode",
     "dropDenied", "dropRateLimited", "dropBadMac", "dropUnauthenticated", "kodRate",
-    "kodDeny",    "dropTruncated", "sendErrors"};
-static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == kCounterCount, "a counter without a name");
+    "kodDeny",    "dropTruncated",   "sendErrors"};
+static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == kCounterCount,
+              "a counter without a name");
 
 enum class Verdict { kAnswer, kSlowPath, kDrop };
 
@@ -48,12 +49,12 @@ struct PendingResponse {
   size_t len = 48;
   const NtpKey* key = nullptr;  // sign with this key...
   uint32_t key_id = 0;
-  size_t digest_len = 0;        // ...cutting the digest to this length
+  size_t digest_len = 0;  // ...cutting the digest to this length
 };
 
 struct ResponderConfig {
-  bool deny_kod = true;      // denied clients get a DENY KoD (rationed) instead of silence
-  bool require_auth = false; // drop requests without a valid MAC
+  bool deny_kod = true;       // denied clients get a DENY KoD (rationed) instead of silence
+  bool require_auth = false;  // drop requests without a valid MAC
 };
 
 class Responder {

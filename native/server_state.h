@@ -14,7 +14,7 @@ struct ServerState {
   uint8_t stratum = 16;
   int8_t precision = -20;
   uint32_t refid = 0;
-  int64_t reference_ns = 0;       // node time of the last update; 0 = never
+  int64_t reference_ns = 0;  // node time of the last update; 0 = never
   bool has_reference = false;
   uint32_t root_delay = 0;        // NTP short format
   double root_dispersion_ns = 0;  // at reference_ns; grows by PHI per second after
@@ -25,7 +25,8 @@ struct ServerState {
 
   int64_t NodeNs(int64_t sys_ns) const {
     int64_t elapsed = sys_ns - ref_sys_ns;
-    return ref_node_ns + elapsed + static_cast<int64_t>(static_cast<double>(elapsed) * freq_ppm * 1e-6);
+    return ref_node_ns + elapsed +
+           static_cast<int64_t>(static_cast<double>(elapsed) * freq_ppm * 1e-6);
   }
   bool Synced() const { return leap != 3 && stratum < 16; }
 };

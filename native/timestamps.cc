@@ -15,8 +15,14 @@ namespace ct {
 namespace {
 
 // Old (native long) and new (64-bit) layouts of the stamp payloads.
-struct OldTs { long sec; long frac; };
-struct NewTs { int64_t sec; int64_t frac; };
+struct OldTs {
+  long sec;
+  long frac;
+};
+struct NewTs {
+  int64_t sec;
+  int64_t frac;
+};
 
 template <typename T>
 int64_t ToNs(const unsigned char* data, int64_t frac_scale) {
@@ -31,8 +37,8 @@ bool TrySetInt(int fd, int level, int opt, int value) {
   return setsockopt(fd, level, opt, &value, sizeof value) == 0;
 }
 
-constexpr int kTxReportFlags = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
-                               SOF_TIMESTAMPING_OPT_TSONLY;
+constexpr int kTxReportFlags =
+    SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
 // Linux 6.12+: without it, SOF_TIMESTAMPING_SOFTWARE also reports every
 // received datagram's software stamp a second time (an SCM_TIMESTAMPING
 // cmsg beside SO_TIMESTAMPNS's), ~3 % of a server's kernel instructions per
@@ -76,7 +82,8 @@ size_t AppendTxStampRequest(uint8_t* buf, size_t cap) {
 bool ParseRxStamp(const struct msghdr* msg, int64_t* ns, StampSource* source) {
   bool found_us = false;
   int64_t us_ns = 0;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c;
+       c = CMSG_NXTHDR(const_cast<struct msghdr*>(msg), c)) {
     if (c->cmsg_level != SOL_SOCKET) continue;
     const unsigned char* d = CMSG_DATA(c);
     size_t n = CmsgPayload(msg, c);

@@ -12,10 +12,10 @@ namespace ct {
 // Which clock stamped a packet; stored in each record, exported by layout.cc and checked against
 // src/native/layouts.ts (StampSource) when the addon loads.
 enum StampSource : uint8_t {
-  kStampUser = 0,     // clock_gettime right after the syscall returned
-  kStampKernelUs = 1, // SO_TIMESTAMP (microseconds)
-  kStampKernelNs = 2, // SO_TIMESTAMPNS
-  kStampKernelTx = 3, // SO_TIMESTAMPING software TX stamp (error queue)
+  kStampUser = 0,      // clock_gettime right after the syscall returned
+  kStampKernelUs = 1,  // SO_TIMESTAMP (microseconds)
+  kStampKernelNs = 2,  // SO_TIMESTAMPNS
+  kStampKernelTx = 3,  // SO_TIMESTAMPING software TX stamp (error queue)
 };
 
 // Turns on RX stamps, nanoseconds first, microseconds if the kernel (or an

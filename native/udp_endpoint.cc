@@ -15,8 +15,8 @@
 namespace ct {
 namespace {
 
-constexpr int kMaxRounds = 16;      // recvmmsg rounds per wakeup, so one busy socket cannot starve the loop
-
+constexpr int kMaxRounds =
+    16;  // recvmmsg rounds per wakeup, so one busy socket cannot starve the loop
 
 void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 void Put64(uint8_t* p, int64_t v) { std::memcpy(p, &v, 8); }
@@ -30,21 +30,21 @@ int64_t RealtimeNowNs() {
 }
 
 Napi::Function UdpEndpoint::Define(Napi::Env env) {
-  return DefineClass(env, "UdpEndpoint",
-                     {InstanceMethod("send", &UdpEndpoint::Send),
-                      InstanceMethod("sendBatch", &UdpEndpoint::SendBatch),
-                      InstanceMethod("localAddress", &UdpEndpoint::LocalAddress),
-                      InstanceMethod("close", &UdpEndpoint::Close),
-                      InstanceMethod("setRef", &UdpEndpoint::SetRef),
-                      InstanceMethod("enableResponder", &UdpEndpoint::EnableResponder),
-                      InstanceMethod("setServerState", &UdpEndpoint::SetServerState),
-                      InstanceMethod("setAccess", &UdpEndpoint::SetAccess),
-                      InstanceMethod("setRateLimit", &UdpEndpoint::SetRateLimit),
-                      InstanceMethod("setKeys", &UdpEndpoint::SetKeys),
-                      InstanceMethod("setResponderConfig", &UdpEndpoint::SetResponderConfig),
-                      InstanceMethod("setBroadcast", &UdpEndpoint::SetBroadcast),
-                      InstanceMethod("setMembership", &UdpEndpoint::SetMembership),
-                      InstanceMethod("setMulticastSend", &UdpEndpoint::SetMulticastSend)});
+  return DefineClass(
+      env, "UdpEndpoint",
+      {InstanceMethod("send", &UdpEndpoint::Send),
+       InstanceMethod("sendBatch", &UdpEndpoint::SendBatch),
+       InstanceMethod("localAddress", &UdpEndpoint::LocalAddress),
+       InstanceMethod("close", &UdpEndpoint::Close), InstanceMethod("setRef", &UdpEndpoint::SetRef),
+       InstanceMethod("enableResponder", &UdpEndpoint::EnableResponder),
+       InstanceMethod("setServerState", &UdpEndpoint::SetServerState),
+       InstanceMethod("setAccess", &UdpEndpoint::SetAccess),
+       InstanceMethod("setRateLimit", &UdpEndpoint::SetRateLimit),
+       InstanceMethod("setKeys", &UdpEndpoint::SetKeys),
+       InstanceMethod("setResponderConfig", &UdpEndpoint::SetResponderConfig),
+       InstanceMethod("setBroadcast", &UdpEndpoint::SetBroadcast),
+       InstanceMethod("setMembership", &UdpEndpoint::SetMembership),
+       InstanceMethod("setMulticastSend", &UdpEndpoint::SetMulticastSend)});
 }
 
 // new UdpEndpoint({ family, address, port, slots, maxDatagram, reusePort,
@@ -189,8 +189,10 @@ Napi::Value UdpEndpoint::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value UdpEndpoint::SetRef(const Napi::CallbackInfo& info) {
   if (poll_) {
-    if (info[0].ToBoolean()) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
-    else uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    if (info[0].ToBoolean())
+      uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+    else
+      uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   }
   return info.Env().Undefined();
 }
@@ -271,8 +273,10 @@ bool UdpEndpoint::DrainRx() {
       WritePeer(r, rx_addrs_[i]);
       // IP_PKTINFO is asked for on wildcard binds only: elsewhere there is no
       // cmsg to find, and the walk (a libc call per cmsg) is skipped.
-      if (wildcard_) WriteLocal(r, &h);
-      else ClearLocal(r);
+      if (wildcard_)
+        WriteLocal(r, &h);
+      else
+        ClearLocal(r);
     }
     size_t for_js = responder_ ? Respond(n) : static_cast<size_t>(n);
     if (for_js > 0) CallJs(on_rx_, static_cast<uint32_t>(for_js));
@@ -365,7 +369,8 @@ Napi::Value UdpEndpoint::SendBatch(const Napi::CallbackInfo& info) {
   auto addrs = info[3].As<Napi::Array>();
   size_t n = lengths.ElementLength();
   // The wrapper checks these too; a caller of the binding itself must not make us read past `data`.
-  if (ports.ElementLength() == 0 || addrs.Length() == 0 || (ports.ElementLength() != 1 && ports.ElementLength() < n) ||
+  if (ports.ElementLength() == 0 || addrs.Length() == 0 ||
+      (ports.ElementLength() != 1 && ports.ElementLength() < n) ||
       (addrs.Length() != 1 && addrs.Length() < n))
     ThrowErrno(env, EINVAL, "sendmmsg");
   uint64_t total = 0;

@@ -75,7 +75,7 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   int family_ = AF_INET;
   uv_poll_t* poll_ = nullptr;
   bool closed_ = false;
-  bool hooked_ = false;  // env cleanup hook registered
+  bool hooked_ = false;    // env cleanup hook registered
   bool wildcard_ = false;  // bound to 0.0.0.0 / ::, so replies must name their source address
   StampSource rx_source_ = kStampUser;
   bool tx_stamps_ = false;

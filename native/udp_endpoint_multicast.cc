@@ -23,8 +23,8 @@ void SetInt(Napi::Env env, int fd, int level, int name, int value, const char* w
 // An IPv4 interface named by address uses the classic ip_mreq / in_addr forms,
 // the ones every kernel and emulator translates (qemu-user for aarch64 passes
 // ip_mreqn's index on as garbage); ip_mreqn only when an index is asked for.
-void SetIpv4Option(Napi::Env env, int fd, int name, const std::string& group, const std::string& if_addr, uint32_t if_index,
-                   const char* what) {
+void SetIpv4Option(Napi::Env env, int fd, int name, const std::string& group,
+                   const std::string& if_addr, uint32_t if_index, const char* what) {
   struct in_addr iface = {};
   if (!if_addr.empty()) inet_pton(AF_INET, if_addr.c_str(), &iface);
   struct in_addr multiaddr = {};
@@ -52,7 +52,8 @@ void SetIpv4Option(Napi::Env env, int fd, int name, const std::string& group, co
 // setBroadcast(on)
 Napi::Value UdpEndpoint::SetBroadcast(const Napi::CallbackInfo& info) {
   if (fd_ < 0) ThrowErrno(env_, EBADF, "setsockopt");
-  SetInt(env_, fd_, SOL_SOCKET, SO_BROADCAST, info[0].ToBoolean() ? 1 : 0, "setsockopt(SO_BROADCAST)");
+  SetInt(env_, fd_, SOL_SOCKET, SO_BROADCAST, info[0].ToBoolean() ? 1 : 0,
+         "setsockopt(SO_BROADCAST)");
   return env_.Undefined();
 }
 
@@ -66,14 +67,16 @@ Napi::Value UdpEndpoint::SetMembership(const Napi::CallbackInfo& info) {
   std::string if_addr = info[3].As<Napi::String>().Utf8Value();
   uint32_t if_index = info[4].As<Napi::Number>().Uint32Value();
   if (family == 4) {
-    SetIpv4Option(env_, fd_, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, group, if_addr, if_index,
+    SetIpv4Option(env_, fd_, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, group, if_addr,
+                  if_index,
                   join ? "setsockopt(IP_ADD_MEMBERSHIP)" : "setsockopt(IP_DROP_MEMBERSHIP)");
   } else {
     struct ipv6_mreq m = {};
     inet_pton(AF_INET6, group.c_str(), &m.ipv6mr_multiaddr);
     m.ipv6mr_interface = if_index;
     if (setsockopt(fd_, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m, sizeof m) != 0)
-      ThrowErrno(env_, errno, join ? "setsockopt(IPV6_JOIN_GROUP)" : "setsockopt(IPV6_LEAVE_GROUP)");
+      ThrowErrno(env_, errno,
+                 join ? "setsockopt(IPV6_JOIN_GROUP)" : "setsockopt(IPV6_LEAVE_GROUP)");
   }
   return env_.Undefined();
 }
@@ -88,11 +91,13 @@ Napi::Value UdpEndpoint::SetMulticastSend(const Napi::CallbackInfo& info) {
   int hops = info[3].As<Napi::Number>().Int32Value();
   int loop = info[4].ToBoolean() ? 1 : 0;
   if (family == 4) {
-    SetIpv4Option(env_, fd_, IP_MULTICAST_IF, "0.0.0.0", if_addr, if_index, "setsockopt(IP_MULTICAST_IF)");
+    SetIpv4Option(env_, fd_, IP_MULTICAST_IF, "0.0.0.0", if_addr, if_index,
+                  "setsockopt(IP_MULTICAST_IF)");
     SetInt(env_, fd_, IPPROTO_IP, IP_MULTICAST_TTL, hops, "setsockopt(IP_MULTICAST_TTL)");
     SetInt(env_, fd_, IPPROTO_IP, IP_MULTICAST_LOOP, loop, "setsockopt(IP_MULTICAST_LOOP)");
   } else {
-    SetInt(env_, fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(if_index), "setsockopt(IPV6_MULTICAST_IF)");
+    SetInt(env_, fd_, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(if_index),
+           "setsockopt(IPV6_MULTICAST_IF)");
     SetInt(env_, fd_, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops, "setsockopt(IPV6_MULTICAST_HOPS)");
     SetInt(env_, fd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, loop, "setsockopt(IPV6_MULTICAST_LOOP)");
   }

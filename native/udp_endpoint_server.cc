@@ -33,13 +33,15 @@ size_t UdpEndpoint::Respond(int n) {
     Verdict v = r.Handle(rec_p + rec::kHeader, len, (flags & rec::kFlagTruncated) != 0, addr16,
                          r.state.NodeNs(rx_sys), now_s, resp, &resp_pending_[out], counters_);
     if (v == Verdict::kSlowPath) {
-      if (js != static_cast<size_t>(i)) std::memcpy(rx_slab_ + js * stride_, rec_p, rec::kHeader + len);
+      if (js != static_cast<size_t>(i))
+        std::memcpy(rx_slab_ + js * stride_, rec_p, rec::kHeader + len);
       js++;
     } else if (v == Verdict::kAnswer) {
       struct msghdr& h = resp_msgs_[out].msg_hdr;
       h = {};
       h.msg_name = &rx_addrs_[i];
-      h.msg_namelen = rx_addrs_[i].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      h.msg_namelen =
+          rx_addrs_[i].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
       resp_iovs_[out] = {resp, resp_pending_[out].len};
       h.msg_iov = &resp_iovs_[out];
       h.msg_iovlen = 1;
@@ -106,7 +108,8 @@ Napi::Value UdpEndpoint::EnableResponder(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsTypedArray()) {
     Napi::Uint8Array shared = info[0].As<Napi::Uint8Array>();
     // Whole, aligned uint64 counters, or the writes below run past the block or fault on ARM.
-    if (shared.ByteLength() < kCounterCount * sizeof(uint64_t) || reinterpret_cast<uintptr_t>(shared.Data()) % alignof(uint64_t) != 0)
+    if (shared.ByteLength() < kCounterCount * sizeof(uint64_t) ||
+        reinterpret_cast<uintptr_t>(shared.Data()) % alignof(uint64_t) != 0)
       ThrowErrno(info.Env(), EINVAL, "enableResponder");
     std::memcpy(shared.Data(), counters_, kCounterCount * sizeof(uint64_t));
     counters_ = reinterpret_cast<uint64_t*>(shared.Data());
@@ -130,7 +133,8 @@ std::vector<Cidr> ToCidrs(const Napi::Value& v) {
   std::vector<Cidr> out(bytes.ByteLength() / 17);
   for (size_t i = 0; i < out.size(); i++) {
     std::memcpy(out[i].addr, bytes.Data() + i * 17, 16);
-    out[i].prefix = std::min<uint8_t>(bytes.Data()[i * 17 + 16], 128);  // a prefix past the address would read past it
+    out[i].prefix = std::min<uint8_t>(bytes.Data()[i * 17 + 16],
+                                      128);  // a prefix past the address would read past it
   }
   return out;
 }
@@ -199,7 +203,8 @@ Napi::Value UdpEndpoint::SetKeys(const Napi::CallbackInfo& info) {
 
 // setResponderConfig({ requireAuth })
 Napi::Value UdpEndpoint::SetResponderConfig(const Napi::CallbackInfo& info) {
-  if (responder_) responder_->config.require_auth = info[0].As<Napi::Object>().Get("requireAuth").ToBoolean();
+  if (responder_)
+    responder_->config.require_auth = info[0].As<Napi::Object>().Get("requireAuth").ToBoolean();
   return info.Env().Undefined();
 }
 

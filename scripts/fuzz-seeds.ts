@@ -38,7 +38,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function capture(port: number, count: number, send: () => Promise<void> | void): Promise<Uint8Array[]> {
   const got: Uint8Array[] = [];
-  const ep = new UdpEndpoint({ address: '127.0.0.1', port }, { onBatch: (b) => { for (let i = 0; i < b.count; i++) got.push(Uint8Array.from(b.data(i))); } });
+  const ep = new UdpEndpoint(
+    { address: '127.0.0.1', port },
+    {
+      onBatch: (b) => {
+        for (let i = 0; i < b.count; i++) got.push(Uint8Array.from(b.data(i)));
+      },
+    },
+  );
   try {
     await send();
     for (let t = 0; t < 100 && got.length < count; t++) await sleep(100);
@@ -54,7 +61,9 @@ async function chronyRequests(): Promise<void> {
   for (const key of [null, 1, 2]) {
     const port = 12000 + Math.floor(Math.random() * 1000);
     const got = await capture(port, 1, async () => {
-      const c = await startChronyd([`server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0${key ? ` key ${key}` : ''}`, 'keyfile $DIR/keys'], { keys: KEYS });
+      const c = await startChronyd([`server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0${key ? ` key ${key}` : ''}`, 'keyfile $DIR/keys'], {
+        keys: KEYS,
+      });
       await sleep(2500);
       await c.stop();
     });
@@ -65,7 +74,14 @@ async function chronyRequests(): Promise<void> {
 /** A plain v4 client request to 127.0.0.1:port; the first answer, or undefined. */
 async function askOnce(port: number): Promise<Uint8Array | undefined> {
   const got: Uint8Array[] = [];
-  const ep = new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (b) => { for (let i = 0; i < b.count; i++) got.push(Uint8Array.from(b.data(i))); } });
+  const ep = new UdpEndpoint(
+    { address: '127.0.0.1' },
+    {
+      onBatch: (b) => {
+        for (let i = 0; i < b.count; i++) got.push(Uint8Array.from(b.data(i)));
+      },
+    },
+  );
   try {
     const req = new Uint8Array(48);
     req[0] = 0x23;
@@ -91,13 +107,18 @@ async function chronyReplies(): Promise<void> {
 async function oursQueryAndReply(): Promise<void> {
   const port = 13000 + Math.floor(Math.random() * 1000);
   const got = await capture(port, 1, () => {
-    spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'query', `127.0.0.1:${port}`, '--count', '1', '--timeout', '1'], { stdio: 'ignore' });
+    spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/bin.ts'), 'query', `127.0.0.1:${port}`, '--count', '1', '--timeout', '1'], {
+      stdio: 'ignore',
+    });
   });
   if (got[0]) save('responder', 'clocktower-request', withConfig(got[0]));
   const srv = new NtpServer({ address: '127.0.0.1' });
   try {
     const now = realtimeNs();
-    srv.setState({ leap: 0, stratum: 3, precisionLog2: -20, refId: 0x7f000001, referenceNs: now, rootDelayNs: 1e6, rootDispersionNs: 5e5 }, { refSysNs: now, refNodeNs: now, freqPpm: 0 });
+    srv.setState(
+      { leap: 0, stratum: 3, precisionLog2: -20, refId: 0x7f000001, referenceNs: now, rootDelayNs: 1e6, rootDispersionNs: 5e5 },
+      { refSysNs: now, refNodeNs: now, freqPpm: 0 },
+    );
     const reply = await askOnce(srv.address().port);
     if (reply) save('responder', 'clocktower-reply', withConfig(reply));
   } finally {
@@ -145,7 +166,13 @@ function recordSeeds(): void {
     return [...b];
   };
   const le64 = (n: bigint) => [...new Uint8Array(new BigUint64Array([n]).buffer)];
-  const SOL_SOCKET = 1, SO_TIMESTAMPNS = 35, SO_TIMESTAMP = 29, IPPROTO_IP = 0, IP_PKTINFO = 8, IPPROTO_IPV6 = 41, IPV6_PKTINFO = 50;
+  const SOL_SOCKET = 1,
+    SO_TIMESTAMPNS = 35,
+    SO_TIMESTAMP = 29,
+    IPPROTO_IP = 0,
+    IP_PKTINFO = 8,
+    IPPROTO_IPV6 = 41,
+    IPV6_PKTINFO = 50;
   const ts = [...le64(1_790_000_000n), ...le64(123_456_789n)];
   const pkt4 = [1, 0, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]; // ifindex, spec_dst, addr
   const pkt6 = [...Array(15).fill(0), 1, 1, 0, 0, 0]; // ::1, ifindex

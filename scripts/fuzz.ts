@@ -57,19 +57,50 @@ function runNative(budgetS: number): Row[] {
     const corpus = path.join(out, 'corpus', name);
     const crashes = path.join(out, 'crashes');
     for (const d of [path.dirname(bin), corpus, crashes]) mkdirSync(d, { recursive: true });
-    const build = spawnSync(cxx, ['-std=c++17', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined', '-o', bin, path.join(root, `native/fuzz/${name}_fuzz.cc`), ...extra.map((f) => (f.startsWith('-') ? f : path.join(root, f)))], { encoding: 'utf8' });
+    const build = spawnSync(
+      cxx,
+      [
+        '-std=c++17',
+        '-g',
+        '-O1',
+        '-fsanitize=fuzzer,address,undefined',
+        '-fno-sanitize-recover=undefined',
+        '-o',
+        bin,
+        path.join(root, `native/fuzz/${name}_fuzz.cc`),
+        ...extra.map((f) => (f.startsWith('-') ? f : path.join(root, f))),
+      ],
+      { encoding: 'utf8' },
+    );
     if (build.status !== 0) {
       rows.push({ name, execs: 0, detail: `build failed: ${build.stderr.split('\n')[0]}`, crashes: 1 });
       continue;
     }
     const seeds = path.join(root, 'native/fuzz/corpus', name);
-    const r = spawnSync(bin, [`-max_total_time=${each}`, '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1', `-artifact_prefix=${crashes}/${name}-`, corpus, ...(existsSync(seeds) ? [seeds] : [])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(
+      bin,
+      [
+        `-max_total_time=${each}`,
+        '-timeout=10',
+        '-rss_limit_mb=2048',
+        '-print_final_stats=1',
+        `-artifact_prefix=${crashes}/${name}-`,
+        corpus,
+        ...(existsSync(seeds) ? [seeds] : []),
+      ],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
     const log = r.stderr ?? '';
     const execs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(log)?.[1] ?? 0);
     const cov = [...log.matchAll(/cov: (\d+) ft: (\d+)/g)].at(-1);
     const crashed = r.status !== 0;
     if (crashed) writeFileSync(path.join(crashes, `${name}.log`), log);
-    rows.push({ name: `native ${name}`, execs, detail: `${cov ? `cov ${cov[1]} edges, ft ${cov[2]}` : 'no coverage line'}${crashed ? `; CRASH (exit ${r.status}), see out/fuzz/crashes/${name}.log` : ''}`, crashes: crashed ? 1 : 0 });
+    rows.push({
+      name: `native ${name}`,
+      execs,
+      detail: `${cov ? `cov ${cov[1]} edges, ft ${cov[2]}` : 'no coverage line'}${crashed ? `; CRASH (exit ${r.status}), see out/fuzz/crashes/${name}.log` : ''}`,
+      crashes: crashed ? 1 : 0,
+    });
   }
   return rows;
 }

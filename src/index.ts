@@ -6,7 +6,17 @@
 // Asking servers, running a node.
 export { query, type QueryOptions, type QueryResult, type QuerySample } from './tools/query.js';
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';
-export { loadConfig, parseConfig, defaultConfig, defaultConfigText, describeConfig, parseDurationNs, type Config, type UpstreamConfig, type LogLevel } from './daemon/config.js';
+export {
+  loadConfig,
+  parseConfig,
+  defaultConfig,
+  defaultConfigText,
+  describeConfig,
+  parseDurationNs,
+  type Config,
+  type UpstreamConfig,
+  type LogLevel,
+} from './daemon/config.js';
 export { controlRequest } from './daemon/control.js';
 export type { Status, PeerStatus, SourceStatus, RoleName } from './daemon/status.js';
 export { renderMetrics } from './daemon/metrics.js';

@@ -54,7 +54,9 @@ for (const f of files) {
   await import(pathToFileURL(f).href);
 }
 
-let passed = 0, failed = 0, skipped = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0;
 for (const group of g.UVU_QUEUE) {
   for (let i = 1; i < group.length; i++) {
     const run = group[i] as () => Promise<Outcome>;

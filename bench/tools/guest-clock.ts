@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util';
 
 import { BoardDaemon, boardConfig, DIR, errorToUpstreamNs } from '../../test/kernel/guest/board.js';
 
-const { values } = parseArgs({ options: { client: { type: 'string' }, server: { type: 'string' }, truth: { type: 'string' }, seconds: { type: 'string' }, 'every-ms': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { client: { type: 'string' }, server: { type: 'string' }, truth: { type: 'string' }, seconds: { type: 'string' }, 'every-ms': { type: 'string' } },
+});
 const server = values.server!;
 const truth = values.truth!;
 const seconds = Number(values.seconds ?? 120);

@@ -76,7 +76,8 @@ export interface ChronyReading {
 export function chronySamples(readings: ChronyReading[]): RawSample[] {
   const out: RawSample[] = [];
   for (let i = 1; i < readings.length; i++) {
-    const prev = readings[i - 1]!, r = readings[i]!;
+    const prev = readings[i - 1]!,
+      r = readings[i]!;
     if (r.validRx <= prev.validRx) continue;
     out.push({ sysNs: r.refTimeNs !== prev.refTimeNs ? r.refTimeNs : r.wallNs, trueOffsetNs: r.offsetNs + prev.systemTimeNs, delayNs: r.delayNs });
   }
@@ -86,7 +87,9 @@ export function chronySamples(readings: ChronyReading[]): RawSample[] {
 const READING_FIELDS = ['wall_ns', 'system_time_ns', 'ref_time_ns', 'valid_rx', 'offset_ns', 'delay_ns'] as const;
 
 export function formatChronyReadings(readings: ChronyReading[]): string {
-  return [READING_FIELDS.join(','), ...readings.map((r) => [r.wallNs, r.systemTimeNs, r.refTimeNs, r.validRx, r.offsetNs, r.delayNs].join(','))].join('\n') + '\n';
+  return (
+    [READING_FIELDS.join(','), ...readings.map((r) => [r.wallNs, r.systemTimeNs, r.refTimeNs, r.validRx, r.offsetNs, r.delayNs].join(','))].join('\n') + '\n'
+  );
 }
 
 export function parseChronyReadings(text: string): ChronyReading[] {
@@ -95,7 +98,14 @@ export function parseChronyReadings(text: string): ChronyReading[] {
     .split('\n')
     .slice(1)
     .map((l) => l.split(','))
-    .map(([wall, st, ref, rx, off, delay]) => ({ wallNs: BigInt(wall!), systemTimeNs: Number(st), refTimeNs: BigInt(ref!), validRx: Number(rx), offsetNs: Number(off), delayNs: Number(delay) }));
+    .map(([wall, st, ref, rx, off, delay]) => ({
+      wallNs: BigInt(wall!),
+      systemTimeNs: Number(st),
+      refTimeNs: BigInt(ref!),
+      validRx: Number(rx),
+      offsetNs: Number(off),
+      delayNs: Number(delay),
+    }));
 }
 
 const SAMPLE_NS = 250_000_000n;
@@ -118,9 +128,22 @@ export function replay(samples: RawSample[], o: DisciplineOptions & { raw?: bool
     const localNs = clock.cookedNs(s.sysNs);
     const offsetNs = BigInt(Math.round(s.trueOffsetNs)) - (localNs - s.sysNs);
     const sample = {
-      offsetNs, delayNs: s.delayNs, dispersionNs: SAMPLE_DISPERSION_NS, localNs,
-      stratum: 1, leap: 0, refId: 0, rootDelayNs: 0, rootDispersionNs: 0, pollLog2: 0, precisionLog2: -20, referenceNs: null,
-      t1Ns: 0n, t2Ns: 0n, t3Ns: 0n, t4Ns: 0n,
+      offsetNs,
+      delayNs: s.delayNs,
+      dispersionNs: SAMPLE_DISPERSION_NS,
+      localNs,
+      stratum: 1,
+      leap: 0,
+      refId: 0,
+      rootDelayNs: 0,
+      rootDispersionNs: 0,
+      pollLog2: 0,
+      precisionLog2: -20,
+      referenceNs: null,
+      t1Ns: 0n,
+      t2Ns: 0n,
+      t3Ns: 0n,
+      t4Ns: 0n,
     };
     const out = o.raw ? sample : filter.add(sample);
     if (!out) continue;
@@ -169,12 +192,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log('file                                   samples  true offset p50 (least-delay 10 %)   replayed |error| p50    p99    max');
   const variants: Record<string, DisciplineOptions & { raw?: boolean }> = JSON.parse(process.env['VARIANTS'] ?? '{"current":{}}');
   for (const file of files) {
-    const parsed = file.endsWith('-chrony-readings.csv') ? chronySamples(parseChronyReadings(readFileSync(file, 'utf8'))) : parseSamples(readFileSync(file, 'utf8'));
+    const parsed = file.endsWith('-chrony-readings.csv')
+      ? chronySamples(parseChronyReadings(readFileSync(file, 'utf8')))
+      : parseSamples(readFileSync(file, 'utf8'));
     const samples = boot ? bootstrap(parsed, boot, 1) : parsed;
     const byDelay = [...samples].sort((a, b) => a.delayNs - b.delayNs).slice(0, Math.max(1, Math.floor(samples.length / 10)));
-    console.log(`${file.slice(-38).padEnd(38)} ${String(samples.length).padStart(7)}  ${us(median(samples.map((s) => s.trueOffsetNs)))} (${us(median(byDelay.map((s) => s.trueOffsetNs)))})`);
+    console.log(
+      `${file.slice(-38).padEnd(38)} ${String(samples.length).padStart(7)}  ${us(median(samples.map((s) => s.trueOffsetNs)))} (${us(median(byDelay.map((s) => s.trueOffsetNs)))})`,
+    );
     for (const [name, v] of Object.entries(variants)) {
-      const q = quantiles(replay(samples, v).filter((e) => e.tS >= warmupS).map((e) => e.errNs));
+      const q = quantiles(
+        replay(samples, v)
+          .filter((e) => e.tS >= warmupS)
+          .map((e) => e.errNs),
+      );
       console.log(`  ${name.padEnd(60)} ${us(q.p50)} ${us(q.p99)} ${us(q.max)}`);
     }
   }

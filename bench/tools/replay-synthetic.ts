@@ -14,10 +14,12 @@ type Draw = (r: Rng) => { errNs: number; delayNs: number };
 /** Exponential with the given mean. */
 const expo = (r: Rng, meanNs: number) => -meanNs * Math.log(1 - r.float());
 /** Queueing of mean `meanNs` on the forward or the reverse leg, even odds. */
-const eitherLeg = (meanNs: number): Draw => (r) => {
-  const q = expo(r, meanNs);
-  return { errNs: (r.float() < 0.5 ? q : -q) / 2, delayNs: 500_000 + q };
-};
+const eitherLeg =
+  (meanNs: number): Draw =>
+  (r) => {
+    const q = expo(r, meanNs);
+    return { errNs: (r.float() < 0.5 ? q : -q) / 2, delayNs: 500_000 + q };
+  };
 
 const KINDS: Record<string, Draw> = {
   'one leg queues, mean 30 µs': eitherLeg(30_000),
@@ -32,7 +34,8 @@ const KINDS: Record<string, Draw> = {
   },
   'normal jitter 50 µs on both legs': (r) => {
     const g = () => Math.sqrt(-2 * Math.log(1 - r.float())) * Math.cos(2 * Math.PI * r.float()) * 50_000;
-    const fwd = g(), rev = g();
+    const fwd = g(),
+      rev = g();
     return { errNs: (fwd - rev) / 2, delayNs: 700_000 + fwd + rev };
   },
 };
@@ -53,9 +56,14 @@ const at = args.indexOf('--seeds');
 const seeds = at >= 0 ? Number(args[at + 1]) : 40;
 console.log(`${'kind'.padEnd(36)} |error| p50 µs  p99 µs  worst p99 µs  (${seeds} seeds)`);
 for (const [name, draw] of Object.entries(KINDS)) {
-  const p50: number[] = [], p99: number[] = [];
+  const p50: number[] = [],
+    p99: number[] = [];
   for (let seed = 1; seed <= seeds; seed++) {
-    const q = quantiles(replay(recording(draw, seed * 7919)).filter((e) => e.tS >= 15).map((e) => e.errNs));
+    const q = quantiles(
+      replay(recording(draw, seed * 7919))
+        .filter((e) => e.tS >= 15)
+        .map((e) => e.errNs),
+    );
     p50.push(q.p50);
     p99.push(q.p99);
   }

@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t s = NsToNtpShort(a);
   if (a <= 0) Require(s == 0);
   if (a >= 65536LL * kNsPerS) Require(s == 0xFFFFFFFFu);
-  if (a > 0 && a < 65535LL * kNsPerS) Require(Abs(NtpShortToNs(s) - a) <= 15259);  // half a 2^-16 s step
-  Ntp64ToUnixNs(raw, pivot);  // any wire value decodes
+  if (a > 0 && a < 65535LL * kNsPerS)
+    Require(Abs(NtpShortToNs(s) - a) <= 15259);  // half a 2^-16 s step
+  Ntp64ToUnixNs(raw, pivot);                     // any wire value decodes
   return 0;
 }

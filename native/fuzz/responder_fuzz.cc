@@ -23,8 +23,9 @@ Responder& Shared() {
     // Keys 1 and 2 are the ones the seed corpus was signed with (scripts/fuzz-seeds.ts).
     const char* md5 = "fuzzseedmd5";
     x.keys.Add(1, NtpKey{KeyType::kMd5, std::vector<uint8_t>(md5, md5 + 11)});
-    x.keys.Add(2, NtpKey{KeyType::kSha1, {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
-                                          0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x11, 0x22, 0x33}});
+    x.keys.Add(
+        2, NtpKey{KeyType::kSha1, {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99,
+                                   0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x11, 0x22, 0x33}});
     x.keys.Add(3, NtpKey{KeyType::kAes128, std::vector<uint8_t>(16, 0xa5)});
     x.keys.Add(4, NtpKey{KeyType::kSha512, std::vector<uint8_t>(33, 0x11)});
     x.keys.Add(5, NtpKey{KeyType::kAes256, std::vector<uint8_t>(32, 0x22)});
@@ -72,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t out[kMaxResponse];
   PendingResponse pending;
   uint64_t counters[kCounterCount] = {};
-  Verdict v = r.Handle(req, len, false, addr16, 1'800'000'000'000'000'000LL, now_s, out, &pending, counters);
+  Verdict v = r.Handle(req, len, false, addr16, 1'800'000'000'000'000'000LL, now_s, out, &pending,
+                       counters);
   Require(counters[kReceived] == 1);
   int mode = len > 0 ? req[0] & 7 : 0;
   if (v == Verdict::kAnswer) {

@@ -18,7 +18,7 @@ options:
   --json           one JSON object`;
 
 export const command: Command = {
-  summary: 'measure an NTP server\'s throughput and latency (loopback by default)',
+  summary: "measure an NTP server's throughput and latency (loopback by default)",
   usage,
   async run(args) {
     try {

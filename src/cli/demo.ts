@@ -110,7 +110,11 @@ export const command: Command = {
         const ss = (await Promise.all(nodes.map(status))).filter((s): s is Status => s !== null);
         const server = ss.find((s) => s.role === 'server');
         const offOf = (s: Status) => BigInt(s.clock.offset_from_system_ns);
-        if (server?.id === serverName && ss.every((s) => s.leader?.id === serverName && (s === server || (s.synced && Math.abs(Number(offOf(s) - offOf(server))) < 1e6)))) return true;
+        if (
+          server?.id === serverName &&
+          ss.every((s) => s.leader?.id === serverName && (s === server || (s.synced && Math.abs(Number(offOf(s) - offOf(server))) < 1e6)))
+        )
+          return true;
         await new Promise((r) => setTimeout(r, 250));
       }
       return false;
@@ -122,8 +126,10 @@ export const command: Command = {
       nodes.forEach((n, i) => {
         const s = ss[i];
         if (!s) return console.log(`  ${n.name}     down`);
-        const off = server ? `${((Number(BigInt(s.clock.offset_from_system_ns) - BigInt(server.clock.offset_from_system_ns))) / 1e6).toFixed(3)} ms` : '—';
-        console.log(`  ${n.name}     ${s.role.padEnd(8)} ${(s.leader?.id ?? '—').padEnd(7)} ${String(s.stratum).padStart(7)}  ${s.clock.node_time.padEnd(26)} ${off.padStart(12)}`);
+        const off = server ? `${(Number(BigInt(s.clock.offset_from_system_ns) - BigInt(server.clock.offset_from_system_ns)) / 1e6).toFixed(3)} ms` : '—';
+        console.log(
+          `  ${n.name}     ${s.role.padEnd(8)} ${(s.leader?.id ?? '—').padEnd(7)} ${String(s.stratum).padStart(7)}  ${s.clock.node_time.padEnd(26)} ${off.padStart(12)}`,
+        );
       });
       console.log('');
     };

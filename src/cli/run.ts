@@ -64,10 +64,13 @@ export const command: Command = {
       const stop = (sig: string) => {
         log.info('stopping', { signal: sig });
         process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
-        daemon.stop().then(() => resolve(0), (e: Error) => {
-          log.error('stop failed', { error: e.message });
-          resolve(1);
-        });
+        daemon.stop().then(
+          () => resolve(0),
+          (e: Error) => {
+            log.error('stop failed', { error: e.message });
+            resolve(1);
+          },
+        );
       };
       const onTerm = () => stop('SIGTERM');
       const onInt = () => stop('SIGINT');

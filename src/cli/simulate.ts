@@ -69,7 +69,9 @@ export const command: Command = {
       }
       if (failed.length) {
         const shown = failed.slice(0, 20).join(', ');
-        console.error(`${failed.length} of ${seeds} runs broke an invariant; replay with --scenario ${name}${nodes ? ` --nodes ${nodes}` : ''} --seed ${failed[0]} (failing seeds: ${shown}${failed.length > 20 ? ', …' : ''})`);
+        console.error(
+          `${failed.length} of ${seeds} runs broke an invariant; replay with --scenario ${name}${nodes ? ` --nodes ${nodes}` : ''} --seed ${failed[0]} (failing seeds: ${shown}${failed.length > 20 ? ', …' : ''})`,
+        );
         return 1;
       }
       if (seeds > 1 && !values.json) console.log(`${seeds} runs, no invariant broken`);

@@ -41,16 +41,27 @@ export function formatStatus(s: Status): string {
     'sources       id               address                  reach poll  stratum  last offset    jitter',
   ];
   for (const x of s.sources) {
-    lines.push(`  ${x.selected ? '*' : ' '}           ${x.id.padEnd(16)} ${x.address.padEnd(24)} ${x.reach.toString(8).padStart(3, '0')}   ${String(x.poll_log2).padStart(3)}   ${String(x.stratum ?? '—').padStart(4)}     ${ms(x.last_offset_ns).padStart(12)}  ${ms(x.jitter_ns).padStart(10)}`);
+    lines.push(
+      `  ${x.selected ? '*' : ' '}           ${x.id.padEnd(16)} ${x.address.padEnd(24)} ${x.reach.toString(8).padStart(3, '0')}   ${String(x.poll_log2).padStart(3)}   ${String(x.stratum ?? '—').padStart(4)}     ${ms(x.last_offset_ns).padStart(12)}  ${ms(x.jitter_ns).padStart(10)}`,
+    );
   }
   if (s.sources.length === 0) lines.push('              (none)');
   lines.push('', 'peers         id               address                  role    priority stratum  last heard');
   for (const p of s.peers) {
-    lines.push(`  ${p.live ? ' ' : 'x'}           ${p.id.padEnd(16)} ${p.address.padEnd(24)} ${p.role.padEnd(7)} ${String(p.priority).padStart(8)} ${String(p.stratum).padStart(7)}  ${(p.last_heard_ms / 1000).toFixed(1)} s ago`);
+    lines.push(
+      `  ${p.live ? ' ' : 'x'}           ${p.id.padEnd(16)} ${p.address.padEnd(24)} ${p.role.padEnd(7)} ${String(p.priority).padStart(8)} ${String(p.stratum).padStart(7)}  ${(p.last_heard_ms / 1000).toFixed(1)} s ago`,
+    );
   }
   if (s.peers.length === 0) lines.push('              (none heard)');
   lines.push('', `ntp           ${s.ntp.listen.map((l) => `${l.address}${l.bound ? '' : ' (not bound)'}`).join(', ')}`);
-  lines.push(`              ${Object.entries(s.ntp.counters).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'no requests yet'}`);
+  lines.push(
+    `              ${
+      Object.entries(s.ntp.counters)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'no requests yet'
+    }`,
+  );
   return lines.join('\n');
 }
 

@@ -51,7 +51,9 @@ export const command: Command = {
     const dry = values['dry-run'] === true;
     // Say so before asking anyone: a sync that cannot set the clock is a mistake to report at once.
     if (!dry && !hasCapSysTime()) {
-      console.error('clocktower sync: setting the clock needs CAP_SYS_TIME (run as root or grant the capability); nothing was changed. --dry-run shows what would be done.');
+      console.error(
+        'clocktower sync: setting the clock needs CAP_SYS_TIME (run as root or grant the capability); nothing was changed. --dry-run shows what would be done.',
+      );
       return 1;
     }
     const thresholdNs = secondsOption('step-threshold', str('step-threshold'), 500) * 1e6;
@@ -66,7 +68,10 @@ export const command: Command = {
       rng: cryptoRng((b) => webcrypto.getRandomValues(b)),
     });
     for (const r of results) if (!r.ok) console.error(`clocktower sync: ${r.server}: ${r.error}`);
-    const offsets = results.filter((r) => r.best).map((r) => r.best!.offsetNs).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const offsets = results
+      .filter((r) => r.best)
+      .map((r) => r.best!.offsetNs)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     if (offsets.length === 0) {
       console.error('clocktower sync: no server answered validly; the clock was not changed');
       return 1;

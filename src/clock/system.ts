@@ -16,7 +16,6 @@ import type { ClockCommand, ClockDriver, ClockModel } from './driver.js';
 import { MAX_ERROR_US, MAX_FREQ_PPM, MAX_SLEW_OFFSET_NS } from './kernel-limits.js';
 import { slewDoneNs, slewDurationNs } from './slew.js';
 
-
 /** What the driver asks of the kernel: adjtimex through the addon (src/clock/kernel.ts), a fake in unit tests. */
 export interface KernelPort {
   realtimeNs(): bigint;

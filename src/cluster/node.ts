@@ -207,7 +207,10 @@ export class ClusterNode {
           // of our time, and chasing it would make the server jitter.
           if (a.minNodeNs - now.nodeNs > FLOOR_SLACK_NS) {
             const offsetNs = a.minNodeNs - now.nodeNs;
-            out.push({ type: 'clock', cmd: { type: 'step', offsetNs } }, { type: 'event', event: { kind: 'correction', decision: 'step', offsetNs, why: 'serving: raised to the cluster floor' } });
+            out.push(
+              { type: 'clock', cmd: { type: 'step', offsetNs } },
+              { type: 'event', event: { kind: 'correction', decision: 'step', offsetNs, why: 'serving: raised to the cluster floor' } },
+            );
             now = { ...now, nodeNs: a.minNodeNs };
             this.#localRefNs = a.minNodeNs;
           }
@@ -285,7 +288,9 @@ export class ClusterNode {
     this.#synced = synced;
     // Once synchronised, the clock carries the cluster's time through a leader's loss (holdover).
     this.#hasTime ||= synced;
-    const ref = this.#cfg.trusted ? { hasReference: true, refStratum: this.election.cfg.localStratum } : { hasReference: upstream, refStratum: upstream && st ? st.stratum : 0 };
+    const ref = this.#cfg.trusted
+      ? { hasReference: true, refStratum: this.election.cfg.localStratum }
+      : { hasReference: upstream, refStratum: upstream && st ? st.stratum : 0 };
     this.#election(out, this.election.update({ ...ref, synced: this.#hasTime }, now.monoNs, rng), now, rng);
   }
 
@@ -302,7 +307,15 @@ export class ClusterNode {
     if (role === Role.Server) {
       if (st && this.sync.systemPeer !== LEADER_SOURCE) return st;
       this.#localRefNs ??= now.nodeNs;
-      return { leap: Leap.None, stratum: this.election.cfg.localStratum, precisionLog2: this.#cfg.sync?.localPrecisionLog2 ?? -20, refId: LOCAL_REFID, referenceNs: this.#localRefNs, rootDelayNs: 0, rootDispersionNs: 0 };
+      return {
+        leap: Leap.None,
+        stratum: this.election.cfg.localStratum,
+        precisionLog2: this.#cfg.sync?.localPrecisionLog2 ?? -20,
+        refId: LOCAL_REFID,
+        referenceNs: this.#localRefNs,
+        rootDelayNs: 0,
+        rootDispersionNs: 0,
+      };
     }
     if (role === Role.Client && st) return st;
     return UNSYNCHRONISED;
@@ -322,5 +335,12 @@ export class ClusterNode {
 }
 
 function sameState(a: ServerState, b: ServerState): boolean {
-  return a.leap === b.leap && a.stratum === b.stratum && a.refId === b.refId && a.referenceNs === b.referenceNs && a.rootDelayNs === b.rootDelayNs && a.rootDispersionNs === b.rootDispersionNs;
+  return (
+    a.leap === b.leap &&
+    a.stratum === b.stratum &&
+    a.refId === b.refId &&
+    a.referenceNs === b.referenceNs &&
+    a.rootDelayNs === b.rootDelayNs &&
+    a.rootDispersionNs === b.rootDispersionNs
+  );
 }

@@ -66,16 +66,19 @@ export class ClientSockets {
   #endpoint(family: 4 | 6): UdpEndpoint {
     const ep = this.#eps.get(family);
     if (ep) return ep;
-    const created: UdpEndpoint = new UdpEndpoint({ address: family === 4 ? '0.0.0.0' : '::' }, {
-      onBatch: (b) => this.#handlers.onReply(b),
-      onTxStamp: (id, txNs) => {
-        for (const [tag, s] of this.#sent) {
-          if (s.ep !== created || s.txId !== id || s.kernelNs !== null) continue;
-          s.kernelNs = txNs;
-          this.#handlers.onSent(tag, txNs, true);
-        }
+    const created: UdpEndpoint = new UdpEndpoint(
+      { address: family === 4 ? '0.0.0.0' : '::' },
+      {
+        onBatch: (b) => this.#handlers.onReply(b),
+        onTxStamp: (id, txNs) => {
+          for (const [tag, s] of this.#sent) {
+            if (s.ep !== created || s.txId !== id || s.kernelNs !== null) continue;
+            s.kernelNs = txNs;
+            this.#handlers.onSent(tag, txNs, true);
+          }
+        },
       },
-    });
+    );
     this.#eps.set(family, created);
     return created;
   }

@@ -28,39 +28,54 @@ export function want(kind: string, v: unknown): never {
 
 export const str: Check<string> = (v) => (typeof v === 'string' ? v : want('a string', v));
 export const bool: Check<boolean> = (v) => (typeof v === 'boolean' ? v : want('true or false', v));
-export const int = (min: number, max: number): Check<number> => (v) => {
-  if (typeof v !== 'number' || !Number.isInteger(v)) want('an integer', v);
-  if ((v as number) < min || (v as number) > max) throw new Error(`must be ${min}..${max}, got ${v}`);
-  return v as number;
-};
-export const oneOf = <T extends string>(...values: T[]): Check<T> => (v) => {
-  if (typeof v !== 'string' || !values.includes(v as T)) throw new Error(`must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
-  return v as T;
-};
-export const duration = (minNs: number, maxNs: number): Check<number> => (v) => {
-  if (typeof v === 'number') throw new Error(`a duration needs a unit: write "${v}s" or "${v}ms"`);
-  const ns = parseDurationNs(str(v));
-  if (ns < minNs || ns > maxNs) throw new Error(`must be between ${minNs / 1e9}s and ${maxNs / 1e9}s, got ${JSON.stringify(v)}`);
-  return ns;
-};
-export const list = <T>(item: Check<T>): Check<T[]> => (v) => {
-  if (!Array.isArray(v)) want('an array', v);
-  return (v as unknown[]).map((x, i) => {
-    try {
-      return item(x);
-    } catch (e) {
-      throw new Error(`item ${i + 1}: ${(e as Error).message}`);
-    }
-  });
-};
+export const int =
+  (min: number, max: number): Check<number> =>
+  (v) => {
+    if (typeof v !== 'number' || !Number.isInteger(v)) want('an integer', v);
+    if ((v as number) < min || (v as number) > max) throw new Error(`must be ${min}..${max}, got ${v}`);
+    return v as number;
+  };
+export const oneOf =
+  <T extends string>(...values: T[]): Check<T> =>
+  (v) => {
+    if (typeof v !== 'string' || !values.includes(v as T))
+      throw new Error(`must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  };
+export const duration =
+  (minNs: number, maxNs: number): Check<number> =>
+  (v) => {
+    if (typeof v === 'number') throw new Error(`a duration needs a unit: write "${v}s" or "${v}ms"`);
+    const ns = parseDurationNs(str(v));
+    if (ns < minNs || ns > maxNs) throw new Error(`must be between ${minNs / 1e9}s and ${maxNs / 1e9}s, got ${JSON.stringify(v)}`);
+    return ns;
+  };
+export const list =
+  <T>(item: Check<T>): Check<T[]> =>
+  (v) => {
+    if (!Array.isArray(v)) want('an array', v);
+    return (v as unknown[]).map((x, i) => {
+      try {
+        return item(x);
+      } catch (e) {
+        throw new Error(`item ${i + 1}: ${(e as Error).message}`);
+      }
+    });
+  };
 /** An IP literal with a port: sockets bind to addresses, not names. */
-export const ipPort = (defaultPort: number): Check<HostPort> => (v) => {
-  const text = str(v);
-  const hp = parseHostPort(text, defaultPort);
-  if (net.isIP(hp.host.split('%')[0]!) === 0) throw new Error(`${JSON.stringify(text)} is not an IP address (write e.g. "0.0.0.0:${defaultPort}" or "[::]:${defaultPort}")`);
-  return hp;
-};
-export const hostPort = (defaultPort: number): Check<HostPort> => (v) => parseHostPort(str(v), defaultPort);
+export const ipPort =
+  (defaultPort: number): Check<HostPort> =>
+  (v) => {
+    const text = str(v);
+    const hp = parseHostPort(text, defaultPort);
+    if (net.isIP(hp.host.split('%')[0]!) === 0)
+      throw new Error(`${JSON.stringify(text)} is not an IP address (write e.g. "0.0.0.0:${defaultPort}" or "[::]:${defaultPort}")`);
+    return hp;
+  };
+export const hostPort =
+  (defaultPort: number): Check<HostPort> =>
+  (v) =>
+    parseHostPort(str(v), defaultPort);
 export const cidr: Check<string> = (v) => {
   encodeCidr(str(v));
   return v as string;
@@ -169,4 +184,3 @@ export class Reader {
     }
   }
 }
-

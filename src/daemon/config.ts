@@ -11,7 +11,24 @@ import path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 
 import { ConfigError, errorCode } from '../util/errors.js';
-import { bool, duration, filePath, hostPort, int, ipPort, list, cidr, locateKeys, oneOf, pollLog2, Reader, startTime, str, want, type Table } from './config-values.js';
+import {
+  bool,
+  duration,
+  filePath,
+  hostPort,
+  int,
+  ipPort,
+  list,
+  cidr,
+  locateKeys,
+  oneOf,
+  pollLog2,
+  Reader,
+  startTime,
+  str,
+  want,
+  type Table,
+} from './config-values.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 
 export { parseDurationNs } from './config-values.js';
@@ -133,7 +150,8 @@ export function parseConfig(text: string, file: string): Config {
     throw e;
   }
   const r = new Reader(file, locateKeys(text));
-  for (const k of Object.keys(doc)) if (!(k in TABLES)) r.fail(k, `unknown ${typeof doc[k] === 'object' ? 'table' : 'key'} (known tables: ${Object.keys(TABLES).join(', ')})`);
+  for (const k of Object.keys(doc))
+    if (!(k in TABLES)) r.fail(k, `unknown ${typeof doc[k] === 'object' ? 'table' : 'key'} (known tables: ${Object.keys(TABLES).join(', ')})`);
   const t = (name: string): Table => r.table(doc[name], name, TABLES[name]!);
   const rel = (p: string): string => (path.isAbsolute(p) || file === '<default>' ? p : path.resolve(path.dirname(file), p));
 
@@ -170,11 +188,13 @@ export function parseConfig(text: string, file: string): Config {
     };
   }
 
-  const servers = r.get(upstream, 'upstream', 'servers', (v) => (Array.isArray(v) ? v : want('an array', v)), [] as unknown[]).map((v, i) => {
-    const key = `upstream.servers.${i + 1}`;
-    if (typeof v === 'string') return upstreamEntry(r, key, { address: v });
-    return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key']));
-  });
+  const servers = r
+    .get(upstream, 'upstream', 'servers', (v) => (Array.isArray(v) ? v : want('an array', v)), [] as unknown[])
+    .map((v, i) => {
+      const key = `upstream.servers.${i + 1}`;
+      if (typeof v === 'string') return upstreamEntry(r, key, { address: v });
+      return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key']));
+    });
 
   const mode = r.get(clock, 'clock', 'mode', oneOf('virtual', 'system'), 'virtual');
   const startNs = r.get(clock, 'clock', 'start', startTime, null as bigint | null);
@@ -188,11 +208,17 @@ export function parseConfig(text: string, file: string): Config {
   const cfg: Config = {
     file: file === '<default>' ? null : file,
     node: {
-      id: r.get(node, 'node', 'id', (v) => {
-        const s = str(v);
-        if (!/^[\x21-\x7e]{1,64}$/.test(s)) throw new Error('must be 1..64 printable ASCII characters without spaces');
-        return s;
-      }, os.hostname().slice(0, 64) || 'clocktower'),
+      id: r.get(
+        node,
+        'node',
+        'id',
+        (v) => {
+          const s = str(v);
+          if (!/^[\x21-\x7e]{1,64}$/.test(s)) throw new Error('must be 1..64 printable ASCII characters without spaces');
+          return s;
+        },
+        os.hostname().slice(0, 64) || 'clocktower',
+      ),
       priority: r.get(node, 'node', 'priority', int(0, 2 ** 32 - 1), 100),
     },
     ntp: {

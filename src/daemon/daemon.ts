@@ -117,7 +117,8 @@ export class Daemon {
 
     const sys = realtimeNs();
     if (cfg.clock.mode === 'system') {
-      if (!hasCapSysTime()) throw new ClocktowerError('EPERM', 'clock mode "system" needs CAP_SYS_TIME (run as root or grant the capability, see contrib/clocktower.service)');
+      if (!hasCapSysTime())
+        throw new ClocktowerError('EPERM', 'clock mode "system" needs CAP_SYS_TIME (run as root or grant the capability, see contrib/clocktower.service)');
       // The kernel starts from the saved drift, whatever a killed run left in it.
       this.clock = new SystemClock({ kernel: nativeKernel(), freqPpm });
     } else {
@@ -131,7 +132,8 @@ export class Daemon {
       threads: cfg.ntp.threads,
     });
     const bk = cfg.ntp.broadcast?.keyId;
-    if (bk != null && !this.#ntpKeys.has(bk)) throw new ConfigError(cfg.file ?? '(embedded)', 0, 'ntp.broadcast.key', `no key ${bk} in ${cfg.ntp.keys ?? 'ntp.keys (not set)'}`);
+    if (bk != null && !this.#ntpKeys.has(bk))
+      throw new ConfigError(cfg.file ?? '(embedded)', 0, 'ntp.broadcast.key', `no key ${bk} in ${cfg.ntp.keys ?? 'ntp.keys (not set)'}`);
     this.node = new ClusterNode({
       election: {
         id: cfg.node.id,
@@ -162,7 +164,8 @@ export class Daemon {
     } catch (e) {
       throw new ClocktowerError((e as { code?: string }).code ?? 'ERR_BIND', `cannot listen for the cluster on ${formatHostPort(c)}: ${(e as Error).message}`);
     }
-    if (this.cfg.cluster.multicast) this.#clusterGroup = joinClusterGroup(this.#cluster, c.host, this.cfg.cluster.multicast, (b) => this.#onCluster(b), this.#log);
+    if (this.cfg.cluster.multicast)
+      this.#clusterGroup = joinClusterGroup(this.#cluster, c.host, this.cfg.cluster.multicast, (b) => this.#onCluster(b), this.#log);
     this.#bindNtp();
     this.#control = await serveControl(this.cfg.control.socket, () => this.status());
     const m = this.cfg.metrics.listen;
@@ -206,7 +209,13 @@ export class Daemon {
       if (batch.truncated(i) || bytes.length < 48 || (bytes[0]! & 7) !== 5) continue;
       const p = batch.peer(i);
       if (this.#localAddresses.has(p.address)) continue;
-      this.#exec(this.node.handle({ type: 'ntp-broadcast', bytes: Uint8Array.from(bytes), from: { address: p.address, port: p.port }, t4Ns: this.clock.cookedNs(batch.rxNs(i)) }, now, this.#rng));
+      this.#exec(
+        this.node.handle(
+          { type: 'ntp-broadcast', bytes: Uint8Array.from(bytes), from: { address: p.address, port: p.port }, t4Ns: this.clock.cookedNs(batch.rxNs(i)) },
+          now,
+          this.#rng,
+        ),
+      );
     }
   }
 
@@ -274,7 +283,13 @@ export class Daemon {
       // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; peers are configured and answered as IPv4.
       if (p.address.startsWith('::ffff:') && net.isIPv4(p.address.slice(7))) p.address = p.address.slice(7);
       const bytes = Uint8Array.from(batch.data(i));
-      this.#exec(this.node.handle({ type: 'cluster', bytes, from: { address: p.address, port: p.port }, rxMonoNs: this.#rxMono(batch.rxNs(i), now, sys) }, now, this.#rng));
+      this.#exec(
+        this.node.handle(
+          { type: 'cluster', bytes, from: { address: p.address, port: p.port }, rxMonoNs: this.#rxMono(batch.rxNs(i), now, sys) },
+          now,
+          this.#rng,
+        ),
+      );
     }
   }
 
@@ -284,7 +299,9 @@ export class Daemon {
     for (let i = 0; i < batch.count; i++) {
       const p = batch.peer(i);
       const t4Ns = this.clock.cookedNs(batch.rxNs(i));
-      this.#exec(this.node.handle({ type: 'ntp-reply', bytes: Uint8Array.from(batch.data(i)), from: { address: p.address, port: p.port }, t4Ns }, now, this.#rng));
+      this.#exec(
+        this.node.handle({ type: 'ntp-reply', bytes: Uint8Array.from(batch.data(i)), from: { address: p.address, port: p.port }, t4Ns }, now, this.#rng),
+      );
     }
   }
 
@@ -301,7 +318,12 @@ export class Daemon {
       switch (a.type) {
         case 'send-cluster': {
           if (!this.#cluster || this.#cluster.closed) break;
-          const to = a.to === 'multicast' ? (this.cfg.cluster.multicast ? { address: this.cfg.cluster.multicast.host, port: this.cfg.cluster.multicast.port } : null) : a.to;
+          const to =
+            a.to === 'multicast'
+              ? this.cfg.cluster.multicast
+                ? { address: this.cfg.cluster.multicast.host, port: this.cfg.cluster.multicast.port }
+                : null
+              : a.to;
           if (!to) break;
           try {
             this.#cluster.send(a.bytes, to.port, to.address);
@@ -418,7 +440,11 @@ export class Daemon {
     const ntp = BigInt(c['dropBadMac'] ?? 0) + BigInt(c['dropUnauthenticated'] ?? 0);
     const el = this.node.election.counters.dropBadMac + this.node.election.counters.dropUnauthenticated;
     if (ntp > this.#authSeen.ntp || el > this.#authSeen.election) {
-      this.#log.warn('authentication failures', { ntp: ntp - this.#authSeen.ntp, election: el - this.#authSeen.election, window_s: Number(AUTH_REPORT_NS / 1_000_000_000n) });
+      this.#log.warn('authentication failures', {
+        ntp: ntp - this.#authSeen.ntp,
+        election: el - this.#authSeen.election,
+        window_s: Number(AUTH_REPORT_NS / 1_000_000_000n),
+      });
     }
     this.#authSeen = { ntp, election: el };
   }
@@ -449,10 +475,21 @@ export class Daemon {
 
   /** SIGHUP: takes what can change in place (log level, NTP access, rate limit, keys); names what needs a restart. */
   reload(next: Config): void {
-    const keep = (c: Config) => JSON.stringify({ ...c, log: null, ntp: { ...c.ntp, allow: null, deny: null, denyAction: null, rateLimit: null, keys: null, requireAuth: null } }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const keep = (c: Config) =>
+      JSON.stringify(
+        { ...c, log: null, ntp: { ...c.ntp, allow: null, deny: null, denyAction: null, rateLimit: null, keys: null, requireAuth: null } },
+        (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
+      );
     const restart = keep(next) !== keep(this.cfg);
     this.#ntpKeys = loadKeys(next.ntp.keys);
-    Object.assign(this.cfg.ntp, { allow: next.ntp.allow, deny: next.ntp.deny, denyAction: next.ntp.denyAction, rateLimit: next.ntp.rateLimit, keys: next.ntp.keys, requireAuth: next.ntp.requireAuth });
+    Object.assign(this.cfg.ntp, {
+      allow: next.ntp.allow,
+      deny: next.ntp.deny,
+      denyAction: next.ntp.denyAction,
+      rateLimit: next.ntp.rateLimit,
+      keys: next.ntp.keys,
+      requireAuth: next.ntp.requireAuth,
+    });
     this.cfg.log.level = next.log.level;
     this.#log.level = next.log.level;
     this.#configureServers();

@@ -51,7 +51,14 @@ export function logEvent(log: Logger, e: NodeEvent, ctx: EventContext): void {
       const c = ctx.sampleClock(e.sourceId);
       // t1_kernel_lag_ns: how long after the user-space stamp the kernel's TX stamp was taken (absent: T1 was the user stamp).
       const lag = c.t1KernelLagNs !== null ? { t1_kernel_lag_ns: c.t1KernelLagNs } : {};
-      log.debug('sample', { source: source(e.sourceId), offset_ns: e.offsetNs, delay_ns: e.delayNs, sys_ns: c.sysNs, local_minus_sys_ns: c.nodeNs - c.sysNs, ...lag });
+      log.debug('sample', {
+        source: source(e.sourceId),
+        offset_ns: e.offsetNs,
+        delay_ns: e.delayNs,
+        sys_ns: c.sysNs,
+        local_minus_sys_ns: c.nodeNs - c.sysNs,
+        ...lag,
+      });
       break;
     }
     case 'synced':

@@ -21,11 +21,16 @@ function fmt(v: Fields[string]): string {
 }
 
 export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l + '\n'), opts: { time?: boolean } = {}): Logger {
-  const log = (lvl: LogLevel) => (msg: string, f: Fields = {}) => {
-    if (RANK[lvl] < RANK[logger.level]) return;
-    const kv = Object.entries(f).filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}=${fmt(v)}`).join('');
-    write(`${opts.time ? new Date().toISOString() + ' ' : ''}${lvl.toUpperCase().padEnd(5)} ${msg}${kv}`);
-  };
+  const log =
+    (lvl: LogLevel) =>
+    (msg: string, f: Fields = {}) => {
+      if (RANK[lvl] < RANK[logger.level]) return;
+      const kv = Object.entries(f)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => ` ${k}=${fmt(v)}`)
+        .join('');
+      write(`${opts.time ? new Date().toISOString() + ' ' : ''}${lvl.toUpperCase().padEnd(5)} ${msg}${kv}`);
+    };
   const logger: Logger = { level, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
   return logger;
 }

@@ -16,7 +16,9 @@ class Writer {
   family(name: string, type: 'gauge' | 'counter', help: string, samples: Sample[]): void {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) {
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',');
+      const l = Object.entries(labels)
+        .map(([k, v]) => `${k}="${esc(v)}"`)
+        .join(',');
       this.lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
     }
   }
@@ -26,19 +28,43 @@ const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => '_' + c.toLowerC
 
 export function renderMetrics(s: Status): string {
   const w = new Writer();
-  w.family('clocktower_role', 'gauge', 'Election role: 1 for the current one.', ROLE_NAMES.map((r) => [{ role: r }, s.role === r ? 1 : 0]));
-  w.family('clocktower_leader_info', 'gauge', 'The elected server this node follows or is (1), with its id and address.', s.leader ? [[{ id: s.leader.id, address: s.leader.address }, 1]] : []);
+  w.family(
+    'clocktower_role',
+    'gauge',
+    'Election role: 1 for the current one.',
+    ROLE_NAMES.map((r) => [{ role: r }, s.role === r ? 1 : 0]),
+  );
+  w.family(
+    'clocktower_leader_info',
+    'gauge',
+    'The elected server this node follows or is (1), with its id and address.',
+    s.leader ? [[{ id: s.leader.id, address: s.leader.address }, 1]] : [],
+  );
   w.family('clocktower_priority', 'gauge', 'Configured priority (0 is the highest).', [[{}, s.priority]]);
   w.family('clocktower_stratum', 'gauge', 'Stratum this node serves (16: unsynchronised).', [[{}, s.stratum]]);
   w.family('clocktower_leap', 'gauge', 'Leap indicator served (3: unsynchronised).', [[{}, s.leap]]);
   w.family('clocktower_offset_from_system_seconds', 'gauge', 'Node clock minus the system clock.', [[{}, Number(BigInt(s.clock.offset_from_system_ns)) / 1e9]]);
   w.family('clocktower_frequency_ppm', 'gauge', 'Frequency correction of the node clock.', [[{}, s.clock.freq_ppm]]);
-  w.family('clocktower_last_offset_seconds', 'gauge', 'Last measured offset to the source (source − node).', s.source?.last_offset_ns != null ? [[{ source: s.source.address }, Number(BigInt(s.source.last_offset_ns)) / 1e9]] : []);
+  w.family(
+    'clocktower_last_offset_seconds',
+    'gauge',
+    'Last measured offset to the source (source − node).',
+    s.source?.last_offset_ns != null ? [[{ source: s.source.address }, Number(BigInt(s.source.last_offset_ns)) / 1e9]] : [],
+  );
   w.family('clocktower_jitter_seconds', 'gauge', 'Jitter of the source.', s.source ? [[{ source: s.source.address }, s.source.jitter_ns / 1e9]] : []);
   w.family('clocktower_peers', 'gauge', 'Cluster peers heard recently.', [[{}, s.peers.filter((p) => p.live).length]]);
-  w.family('clocktower_ntp_requests_total', 'counter', 'NTP datagrams by outcome.', Object.entries(s.ntp.counters).map(([k, v]) => [{ result: snake(k) }, v]));
+  w.family(
+    'clocktower_ntp_requests_total',
+    'counter',
+    'NTP datagrams by outcome.',
+    Object.entries(s.ntp.counters).map(([k, v]) => [{ result: snake(k) }, v]),
+  );
   const e = s.election.counters;
-  w.family('clocktower_election_messages_sent_total', 'counter', 'Election messages sent by type.', [[{ type: 'query' }, e.sentQuery], [{ type: 'status' }, e.sentStatus], [{ type: 'leaving' }, e.sentLeaving]]);
+  w.family('clocktower_election_messages_sent_total', 'counter', 'Election messages sent by type.', [
+    [{ type: 'query' }, e.sentQuery],
+    [{ type: 'status' }, e.sentStatus],
+    [{ type: 'leaving' }, e.sentLeaving],
+  ]);
   w.family('clocktower_election_messages_received_total', 'counter', 'Election messages accepted.', [[{}, e.received]]);
   w.family('clocktower_election_dropped_total', 'counter', 'Election messages dropped by reason.', [
     [{ reason: 'malformed' }, e.dropMalformed],

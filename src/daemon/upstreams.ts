@@ -22,7 +22,15 @@ export async function resolveUpstreams(cfg: Config, log: Logger): Promise<Source
         continue;
       }
     }
-    out.push({ id: `upstream${i + 1}:${formatHostPort({ host: u.host, port: u.port })}`, address, port: u.port, minPollLog2: u.minPollLog2, maxPollLog2: u.maxPollLog2, iburst: u.iburst, keyId: u.keyId });
+    out.push({
+      id: `upstream${i + 1}:${formatHostPort({ host: u.host, port: u.port })}`,
+      address,
+      port: u.port,
+      minPollLog2: u.minPollLog2,
+      maxPollLog2: u.maxPollLog2,
+      iburst: u.iburst,
+      keyId: u.keyId,
+    });
   }
   return out;
 }

@@ -68,7 +68,18 @@ export type ElectionAction =
   | { type: 'timer'; atMonoNs: bigint }
   | { type: 'event'; event: ElectionEvent };
 
-export const ELECTION_COUNTERS = ['received', 'sentQuery', 'sentStatus', 'sentLeaving', 'dropMalformed', 'dropUnauthenticated', 'dropBadMac', 'dropReplay', 'unverified', 'challenges'] as const;
+export const ELECTION_COUNTERS = [
+  'received',
+  'sentQuery',
+  'sentStatus',
+  'sentLeaving',
+  'dropMalformed',
+  'dropUnauthenticated',
+  'dropBadMac',
+  'dropReplay',
+  'unverified',
+  'challenges',
+] as const;
 export type ElectionCounter = (typeof ELECTION_COUNTERS)[number];
 
 const S = 1_000_000_000n;
@@ -150,7 +161,13 @@ export class Election {
 
   /** This node's rank, as its messages advertise it. */
   rank(): Rank {
-    return { id: this.cfg.id, priority: this.cfg.priority, stratum: this.#stratum(), hasReference: this.#hasReference, synced: this.#synced || this.#role === Role.Server };
+    return {
+      id: this.cfg.id,
+      priority: this.cfg.priority,
+      stratum: this.#stratum(),
+      hasReference: this.#hasReference,
+      synced: this.#synced || this.#role === Role.Server,
+    };
   }
 
   peers(nowMonoNs: bigint): PeerView[] {

@@ -69,10 +69,7 @@ export interface ClusterKey {
   secret: Uint8Array;
 }
 
-export type DecodeReject =
-  | { reason: 'malformed'; detail: string }
-  | { reason: 'unauthenticated' }
-  | { reason: 'bad-mac' };
+export type DecodeReject = { reason: 'malformed'; detail: string } | { reason: 'unauthenticated' } | { reason: 'bad-mac' };
 
 export type DecodeResult = { ok: true; msg: ElectionMessage } | ({ ok: false } & DecodeReject);
 
@@ -136,7 +133,9 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
   const role = bytes[4]!;
   if (role > Role.Server) return bad(`role ${role}`);
   const flags = bytes[5]!;
-  const idLen = bytes[7]!, leaderIdLen = bytes[51]!, family = bytes[50]!;
+  const idLen = bytes[7]!,
+    leaderIdLen = bytes[51]!,
+    family = bytes[50]!;
   if (idLen === 0 || idLen > MAX_ID_BYTES || leaderIdLen > MAX_ID_BYTES) return bad('id length');
   if (family !== 0 && family !== 4 && family !== 6) return bad(`leader family ${family}`);
   if ((family === 0) !== (leaderIdLen === 0)) return bad('leader id and address disagree');

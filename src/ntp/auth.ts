@@ -18,7 +18,13 @@ export interface NtpKey {
 }
 
 const HASH_BYTES: Record<KeyType, number> = {
-  MD5: 16, SHA1: 20, SHA256: 32, SHA384: 48, SHA512: 64, AES128: 16, AES256: 16,
+  MD5: 16,
+  SHA1: 20,
+  SHA256: 32,
+  SHA384: 48,
+  SHA512: 64,
+  AES128: 16,
+  AES256: 16,
 };
 const AES_KEY_BYTES: Partial<Record<KeyType, number>> = { AES128: 16, AES256: 32 };
 
@@ -134,7 +140,9 @@ export function verifyPacket(bytes: Uint8Array, packet: NtpPacket, keys: KeyRing
   const expected = computeDigest(key, bytes.subarray(0, authenticatedLength(packet)), HASH_BYTES[key.type]);
   // Accept the full digest or chrony's cut to 20 bytes, never shorter than 16.
   const got = mac.digest;
-  const ok = got.length >= 16 && got.length <= expected.length &&
+  const ok =
+    got.length >= 16 &&
+    got.length <= expected.length &&
     (got.length === expected.length || got.length === MAX_V4_MAC_BYTES - 4) &&
     timingSafeEqual(got, expected.subarray(0, got.length));
   return ok ? { status: 'ok', keyId: mac.keyId } : { status: 'bad-mac', keyId: mac.keyId };
@@ -146,4 +154,3 @@ export function verifyBytes(bytes: Uint8Array, keys: KeyRing): AuthResult | { st
   if (!d.ok) return { status: 'malformed' };
   return verifyPacket(bytes, d.packet, keys);
 }
-

@@ -68,14 +68,7 @@ export interface NtpPacket {
   mac: Mac | null;
 }
 
-export type RejectReason =
-  | 'too-short'
-  | 'too-long'
-  | 'bad-length'
-  | 'bad-version'
-  | 'bad-mode'
-  | 'bad-ef-length'
-  | 'bad-mac-length';
+export type RejectReason = 'too-short' | 'too-long' | 'bad-length' | 'bad-version' | 'bad-mode' | 'bad-ef-length' | 'bad-mac-length';
 
 export type DecodeResult = { ok: true; packet: NtpPacket } | { ok: false; reason: RejectReason };
 
@@ -199,7 +192,8 @@ export function encodePacket(p: NtpPacket): Uint8Array {
 }
 
 /** Kiss codes (RFC 5905 §7.4) that clients act on. */
-export type KissCode = 'RATE' | 'DENY' | 'RSTR' | 'CRYP' | 'NKEY' | 'AUTH' | 'AUTO' | 'BCST' | 'DROP' | 'INIT' | 'STEP' | 'ACST' | 'MCST' | 'RMOT' | 'NTSN' | string;
+export type KissCode =
+  'RATE' | 'DENY' | 'RSTR' | 'CRYP' | 'NKEY' | 'AUTH' | 'AUTO' | 'BCST' | 'DROP' | 'INIT' | 'STEP' | 'ACST' | 'MCST' | 'RMOT' | 'NTSN' | string;
 
 /** The kiss code of a Kiss-o'-Death packet (stratum 0, RFC 5905 §7.4), else null. */
 export function kissCode(p: NtpPacket): KissCode | null {
@@ -228,7 +222,7 @@ export function asciiRefId(text: string): number {
 /** IPv4 dotted quad -> refid (RFC 5905 §7.3: a server's IPv4 address). */
 export function ipv4RefId(address: string): number {
   const parts = address.split('.').map(Number);
-  return (((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0);
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
 }
 
 /** Human form of a refid for a given stratum: text for stratum 0/1, dotted quad above. */

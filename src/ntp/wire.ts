@@ -4,17 +4,7 @@
 // against which the native fast path is tested field by field. Pure.
 import type { Rng } from '../util/rng.js';
 import { signPacket, verifyPacket, type KeyRing, type NtpKey } from './auth.js';
-import {
-  decodePacket,
-  emptyPacket,
-  encodePacket,
-  kissCode,
-  Leap,
-  Mode,
-  type KissCode,
-  type NtpPacket,
-  type RejectReason,
-} from './packet.js';
+import { decodePacket, emptyPacket, encodePacket, kissCode, Leap, Mode, type KissCode, type NtpPacket, type RejectReason } from './packet.js';
 import { ntp64ToUnixNs, ntpShortToNs, nsToNtpShort, unixNsToNtp64 } from './time.js';
 
 /** RFC 5905 §7.2: frequency tolerance, 15 ppm, as dispersion growth per second. */

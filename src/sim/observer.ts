@@ -94,7 +94,8 @@ export class Observer implements WorldHooks {
     if (n > MAX_ROLE_CHANGES && tNs > this.#lastDisruptionNs) this.#violate(`${node} flapped: ${n} role changes since the last disruption`);
     const joined = this.#joinedAt.get(node) ?? 0;
     const settledFor = this.#settledSince === null ? -1 : tNs - this.#settledSince;
-    if (settledFor > DISCOVERY_NS && this.#settledSince! > this.#lastDisruptionNs + DISCOVERY_NS && joined < this.#settledSince!) this.#violate(`${node} changed role after the cluster had settled`);
+    if (settledFor > DISCOVERY_NS && this.#settledSince! > this.#lastDisruptionNs + DISCOVERY_NS && joined < this.#settledSince!)
+      this.#violate(`${node} changed role after the cluster had settled`);
   }
 
   sample(tNs: number, nodes: NodeSnapshot[]): void {
@@ -154,7 +155,9 @@ export class Observer implements WorldHooks {
     if (!settled) this.#violate(`not settled at the end: ${why}`);
     else if (maxOffNs > SYNC_BOUND_NS) this.#violate(`not all within 1 ms of the server at the end (max ${maxOffNs} ns)`);
     for (const srv of servers) {
-      const better = nodes.find((r) => r.up && r.group === srv.group && this.capable(r.id) && comparePrecedence(r.rank, srv.rank) < 0 && !this.#excused(r.id, srv));
+      const better = nodes.find(
+        (r) => r.up && r.group === srv.group && this.capable(r.id) && comparePrecedence(r.rank, srv.rank) < 0 && !this.#excused(r.id, srv),
+      );
       if (better) this.#violate(`server ${srv.id} is outranked by ${better.id}, which was there before it`);
       if (this.#floorAtLoss !== null && srv.nodeNs < this.#floorAtLoss) this.#violate(`server ${srv.id} runs behind the largest saved floor`);
     }
@@ -167,10 +170,14 @@ export class Observer implements WorldHooks {
       servers: servers.map((s) => s.id),
     };
     const b = this.bounds;
-    if (b.oneServerMs !== undefined && !(m.timeToOneServerMs !== null && m.timeToOneServerMs <= b.oneServerMs)) this.#violate(`one server took ${m.timeToOneServerMs ?? 'forever'} ms (bound ${b.oneServerMs} ms)`);
-    if (b.syncedMs !== undefined && !(m.timeToSyncedMs !== null && m.timeToSyncedMs <= b.syncedMs)) this.#violate(`all within 1 ms took ${m.timeToSyncedMs ?? 'forever'} ms (bound ${b.syncedMs} ms)`);
-    if (b.recoveryMs !== undefined && (this.#recoverFrom !== null || this.#slowestRecoveryMs > b.recoveryMs)) this.#violate(`recovery took ${this.#recoverFrom !== null ? 'forever' : `${this.#slowestRecoveryMs} ms`} (bound ${b.recoveryMs} ms)`);
-    if (b.server !== undefined && (servers.length !== 1 || servers[0]!.id !== b.server)) this.#violate(`expected ${b.server} to serve, got ${servers.map((s) => s.id).join(',') || 'none'}`);
+    if (b.oneServerMs !== undefined && !(m.timeToOneServerMs !== null && m.timeToOneServerMs <= b.oneServerMs))
+      this.#violate(`one server took ${m.timeToOneServerMs ?? 'forever'} ms (bound ${b.oneServerMs} ms)`);
+    if (b.syncedMs !== undefined && !(m.timeToSyncedMs !== null && m.timeToSyncedMs <= b.syncedMs))
+      this.#violate(`all within 1 ms took ${m.timeToSyncedMs ?? 'forever'} ms (bound ${b.syncedMs} ms)`);
+    if (b.recoveryMs !== undefined && (this.#recoverFrom !== null || this.#slowestRecoveryMs > b.recoveryMs))
+      this.#violate(`recovery took ${this.#recoverFrom !== null ? 'forever' : `${this.#slowestRecoveryMs} ms`} (bound ${b.recoveryMs} ms)`);
+    if (b.server !== undefined && (servers.length !== 1 || servers[0]!.id !== b.server))
+      this.#violate(`expected ${b.server} to serve, got ${servers.map((s) => s.id).join(',') || 'none'}`);
     return m;
   }
 }
@@ -182,11 +189,13 @@ export function settledState(nodes: NodeSnapshot[]): { settled: boolean; maxOffN
   let maxOffNs = 0n;
   for (const members of groups.values()) {
     const servers = members.filter((s) => s.role === Role.Server);
-    if (servers.length !== 1) return { settled: false, maxOffNs, why: `${servers.length} servers (${servers.map((s) => s.id).join(',')}) in a partition of ${members.length}` };
+    if (servers.length !== 1)
+      return { settled: false, maxOffNs, why: `${servers.length} servers (${servers.map((s) => s.id).join(',')}) in a partition of ${members.length}` };
     const srv = servers[0]!;
     for (const s of members) {
       if (s === srv) continue;
-      if (s.role !== Role.Client || s.leaderId !== srv.id) return { settled: false, maxOffNs, why: `${s.id} is ${Role[s.role]}${s.leaderId ? ` following ${s.leaderId}` : ''}, server is ${srv.id}` };
+      if (s.role !== Role.Client || s.leaderId !== srv.id)
+        return { settled: false, maxOffNs, why: `${s.id} is ${Role[s.role]}${s.leaderId ? ` following ${s.leaderId}` : ''}, server is ${srv.id}` };
       const off = s.nodeNs > srv.nodeNs ? s.nodeNs - srv.nodeNs : srv.nodeNs - s.nodeNs;
       if (off > maxOffNs) maxOffNs = off;
     }

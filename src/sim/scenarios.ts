@@ -60,12 +60,22 @@ export const SCENARIOS: Record<string, { about: string; defaultNodes: number; bu
   'server-crash': {
     about: 'the server dies at 20 s: a new server and all clients following in 3 s',
     defaultNodes: 8,
-    build: (n, seed) => plan(seed, cluster(n), 40, { script: [{ atNs: 20 * S, action: { kind: 'crash', node: 'A' } }] }, 20 * S, { recoveryMs: 3000, oneServerMs: 3000, server: 'B' }),
+    build: (n, seed) =>
+      plan(seed, cluster(n), 40, { script: [{ atNs: 20 * S, action: { kind: 'crash', node: 'A' } }] }, 20 * S, {
+        recoveryMs: 3000,
+        oneServerMs: 3000,
+        server: 'B',
+      }),
   },
   'server-hang': {
     about: 'the server hangs for 10 s at 20 s; the cluster replaces it, and on resuming it steps down instead of fighting',
     defaultNodes: 6,
-    build: (n, seed) => plan(seed, cluster(n), 50, { script: [{ atNs: 20 * S, action: { kind: 'hang', node: 'A', durationNs: 10 * S } }] }, 30 * S, { recoveryMs: 3000, oneServerMs: 3000, server: 'B' }),
+    build: (n, seed) =>
+      plan(seed, cluster(n), 50, { script: [{ atNs: 20 * S, action: { kind: 'hang', node: 'A', durationNs: 10 * S } }] }, 30 * S, {
+        recoveryMs: 3000,
+        oneServerMs: 3000,
+        server: 'B',
+      }),
   },
   'partition-heal': {
     about: 'the cluster splits in two for 20 s (two servers), then heals back to one',
@@ -74,12 +84,19 @@ export const SCENARIOS: Record<string, { about: string; defaultNodes: number; bu
       const nodes = cluster(n);
       const half = nodes.slice(0, Math.ceil(n / 2)).map((x) => x.id);
       const rest = nodes.slice(Math.ceil(n / 2)).map((x) => x.id);
-      return plan(seed, nodes, 60, {
-        script: [
-          { atNs: 15 * S, action: { kind: 'partition', groups: [half, rest] } },
-          { atNs: 35 * S, action: { kind: 'heal' } },
-        ],
-      }, 35 * S, { oneServerMs: 3000, server: 'A' });
+      return plan(
+        seed,
+        nodes,
+        60,
+        {
+          script: [
+            { atNs: 15 * S, action: { kind: 'partition', groups: [half, rest] } },
+            { atNs: 35 * S, action: { kind: 'heal' } },
+          ],
+        },
+        35 * S,
+        { oneServerMs: 3000, server: 'A' },
+      );
     },
   },
   'power-loss': {
@@ -127,9 +144,20 @@ export const SCENARIOS: Record<string, { about: string; defaultNodes: number; bu
 
 function randomPlan(n: number, seed: number): ScenarioPlan {
   const r: Rng = seededRng(seed ^ 0x7a4d);
-  const nodes = cluster(n).map((x) => ({ ...x, priority: r.int(0, 2 * n), bootAtNs: r.float() < 0.7 ? 0 : r.float() * 10 * S, freqPpm: (r.float() - 0.5) * 400, ...(r.float() < 0.1 ? { serveFailures: r.int(1, 5) } : {}) }));
+  const nodes = cluster(n).map((x) => ({
+    ...x,
+    priority: r.int(0, 2 * n),
+    bootAtNs: r.float() < 0.7 ? 0 : r.float() * 10 * S,
+    freqPpm: (r.float() - 0.5) * 400,
+    ...(r.float() < 0.1 ? { serveFailures: r.int(1, 5) } : {}),
+  }));
   // LAN-like: up to 1 ms delay, 300 µs mean jitter, 10 % loss, 200 µs asymmetry.
-  const link: LinkProfile = { delayNs: 50_000 + r.float() * 0.95 * MS, jitterNs: r.float() * 0.3 * MS, lossRate: r.float() * 0.1, asymmetryNs: r.float() * 200_000 };
+  const link: LinkProfile = {
+    delayNs: 50_000 + r.float() * 0.95 * MS,
+    jitterNs: r.float() * 0.3 * MS,
+    lossRate: r.float() * 0.1,
+    asymmetryNs: r.float() * 200_000,
+  };
   const script: { atNs: number; action: SimAction }[] = [];
   const events = r.int(0, 6);
   const down = new Set<string>();

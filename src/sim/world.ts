@@ -146,7 +146,8 @@ export class World {
     this.#net = seededRng(cfg.seed ^ 0x6e6e6e6e);
     this.nodes = cfg.nodes.map((s, i) => new SimNode(s, i));
     for (const n of this.nodes) this.#byAddress.set(n.addr.address, n);
-    for (const n of this.nodes) this.#q.push({ t: n.spec.bootAtNs ?? 0, kind: 'boot', node: n.index, factoryNs: n.spec.factoryNs === undefined ? null : n.spec.factoryNs });
+    for (const n of this.nodes)
+      this.#q.push({ t: n.spec.bootAtNs ?? 0, kind: 'boot', node: n.index, factoryNs: n.spec.factoryNs === undefined ? null : n.spec.factoryNs });
     for (const s of cfg.script ?? []) this.#q.push({ t: s.atNs, kind: 'script', action: s.action });
     this.#q.push({ t: 0, kind: 'sample' });
   }

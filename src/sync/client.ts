@@ -138,7 +138,13 @@ export class SyncClient {
    * measures the delay; later ones are samples. At most MAX_BROADCAST_SOURCES
    * servers are heard, so a flood of forged senders cannot grow the table.
    */
-  onBroadcast(bytes: Uint8Array, from: { address: string; port: number }, t4Ns: bigint, monoNs: bigint, opts: { requireAuth: boolean; minPollLog2?: number }): SyncAction[] {
+  onBroadcast(
+    bytes: Uint8Array,
+    from: { address: string; port: number },
+    t4Ns: bigint,
+    monoNs: bigint,
+    opts: { requireAuth: boolean; minPollLog2?: number },
+  ): SyncAction[] {
     const id = `broadcast:${from.address}:${from.port}`;
     const s = this.#sources.get(id);
     if (s && !s.demobilized) {
@@ -147,14 +153,25 @@ export class SyncClient {
       this.broadcastCounters[r.result.ok ? 'accepted' : 'rejected']++;
       return this.#received(s, r, t4Ns);
     }
-    const check = processBroadcast(bytes, { lastTransmitTs: null, t4Ns, delayNs: 0, localPrecisionLog2: this.#precision, keys: this.#keys, requireAuth: opts.requireAuth });
+    const check = processBroadcast(bytes, {
+      lastTransmitTs: null,
+      t4Ns,
+      delayNs: 0,
+      localPrecisionLog2: this.#precision,
+      keys: this.#keys,
+      requireAuth: opts.requireAuth,
+    });
     this.broadcastCounters[check.ok ? 'accepted' : 'rejected']++;
-    if (!check.ok) return [{ type: 'event', event: { kind: 'reject', sourceId: id, reason: check.reason, ...('detail' in check ? { detail: String(check.detail) } : {}) } }];
+    if (!check.ok)
+      return [{ type: 'event', event: { kind: 'reject', sourceId: id, reason: check.reason, ...('detail' in check ? { detail: String(check.detail) } : {}) } }];
     if (s) this.#sources.delete(id);
     const heard = [...this.#sources.values()].filter((x) => x.cfg.broadcast).length;
     if (heard >= MAX_BROADCAST_SOURCES) return [];
     const minPollLog2 = opts.minPollLog2 ?? 6;
-    return this.addSource({ id, address: from.address, port: from.port, broadcast: true, iburst: true, minPollLog2, maxPollLog2: Math.max(minPollLog2, 17) }, monoNs);
+    return this.addSource(
+      { id, address: from.address, port: from.port, broadcast: true, iburst: true, minPollLog2, maxPollLog2: Math.max(minPollLog2, 17) },
+      monoNs,
+    );
   }
 
   #received(s: Source, { result, output }: ReturnType<Source['receive']>, t4Ns: bigint): SyncAction[] {

@@ -211,8 +211,10 @@ export class Discipline {
       const es = pts.map((p) => p.delayNs - minDelay);
       const e2 = es.map((e) => e * e);
       const r2 = ys.map((y, i) => (y - line!.a - line!.b * xs[i]!) ** 2);
-      const me2 = mean(e2), mr2 = mean(r2);
-      let see = 0, ser = 0;
+      const me2 = mean(e2),
+        mr2 = mean(r2);
+      let see = 0,
+        ser = 0;
       for (let i = 0; i < n; i++) {
         see += (e2[i]! - me2) ** 2;
         ser += (e2[i]! - me2) * (r2[i]! - mr2);
@@ -284,7 +286,10 @@ const SKEW_T = 4;
  */
 function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): number {
   const n = xs.length;
-  let sw = 0, mx = 0, me = 0, my = 0;
+  let sw = 0,
+    mx = 0,
+    me = 0,
+    my = 0;
   for (let i = 0; i < n; i++) {
     sw += ws[i]!;
     mx += ws[i]! * xs[i]!;
@@ -294,9 +299,16 @@ function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): 
   mx /= sw;
   me /= sw;
   my /= sw;
-  let sxx = 0, see = 0, sxe = 0, sxy = 0, sey = 0;
+  let sxx = 0,
+    see = 0,
+    sxe = 0,
+    sxy = 0,
+    sey = 0;
   for (let i = 0; i < n; i++) {
-    const x = xs[i]! - mx, e = es[i]! - me, y = ys[i]! - my, w = ws[i]!;
+    const x = xs[i]! - mx,
+      e = es[i]! - me,
+      y = ys[i]! - my,
+      w = ws[i]!;
     sxx += w * x * x;
     see += w * e * e;
     sxe += w * x * e;
@@ -326,7 +338,8 @@ function skewPerExcess(xs: number[], es: number[], ys: number[], ws: number[]): 
  * slope that was one sample's noise.
  */
 function effectiveCount(ws: number[]): number {
-  let s = 0, s2 = 0;
+  let s = 0,
+    s2 = 0;
   for (const w of ws) {
     s += w;
     s2 += w * w;
@@ -343,14 +356,18 @@ function mean(xs: number[]): number {
 /** Weighted least squares y = a + b x; a at x = 0, the weighted mean of x, and b's squared standard error (as a t variable's). */
 function fitLine(xs: number[], ys: number[], ws: number[]): { a: number; b: number; se2: number; mx: number } | null {
   const n = xs.length;
-  let sw = 0, sx = 0, sy = 0;
+  let sw = 0,
+    sx = 0,
+    sy = 0;
   for (let i = 0; i < n; i++) {
     sw += ws[i]!;
     sx += ws[i]! * xs[i]!;
     sy += ws[i]! * ys[i]!;
   }
-  const mx = sx / sw, my = sy / sw;
-  let sxx = 0, sxy = 0;
+  const mx = sx / sw,
+    my = sy / sw;
+  let sxx = 0,
+    sxy = 0;
   for (let i = 0; i < n; i++) {
     sxx += ws[i]! * (xs[i]! - mx) ** 2;
     sxy += ws[i]! * (xs[i]! - mx) * (ys[i]! - my);

@@ -87,9 +87,7 @@ export function selectSources(cands: readonly Candidate[]): Selection | null {
   const truechimers = fit.filter((c) => c.offsetNs + c.rootDistanceNs >= iv.low && c.offsetNs - c.rootDistanceNs <= iv.high);
   const falsetickers = cands.filter((c) => !truechimers.includes(c)).map((c) => c.id);
   // RFC 5905 §11.2.2: sort by merit (stratum, then root distance).
-  let survivors = [...truechimers].sort(
-    (a, b) => a.stratum * MAX_DISTANCE_NS + a.rootDistanceNs - (b.stratum * MAX_DISTANCE_NS + b.rootDistanceNs),
-  );
+  let survivors = [...truechimers].sort((a, b) => a.stratum * MAX_DISTANCE_NS + a.rootDistanceNs - (b.stratum * MAX_DISTANCE_NS + b.rootDistanceNs));
   while (survivors.length > MIN_SURVIVORS) {
     let worst = 0;
     let worstJitter = -1;
@@ -120,6 +118,6 @@ export function selectSources(cands: readonly Candidate[]): Selection | null {
     falsetickers,
     systemPeer: sys.id,
     offsetNs,
-    jitterNs: Math.sqrt((jsq / wsum) || 0),
+    jitterNs: Math.sqrt(jsq / wsum || 0),
   };
 }

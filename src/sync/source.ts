@@ -48,7 +48,8 @@ export class Source {
   /** Raised by RATE kisses: the poll never drops below it again. */
   pollFloorLog2: number;
   /** The newest filter output, with the sample fields selection needs. */
-  last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null = null;
+  last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null =
+    null;
   readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0 };
   /** Rejected responses by RFC 5905 §8 test (ResponseReject reason): what an attacker tried. */
   readonly rejects: Partial<Record<ResponseReject['reason'], number>> = {};
@@ -168,8 +169,22 @@ export class Source {
   }
 
   /** A mode-5 packet from this (listening) broadcast source. */
-  receiveBroadcast(bytes: Uint8Array, t4Ns: bigint, monoNs: bigint, localPrecisionLog2: number, keys: KeyRing, requireAuth: boolean): { result: ResponseResult; output: FilterOutput | null } {
-    const result = processBroadcast(bytes, { lastTransmitTs: this.lastTransmitTs, t4Ns, delayNs: this.broadcastDelayNs ?? 0, localPrecisionLog2, keys, requireAuth });
+  receiveBroadcast(
+    bytes: Uint8Array,
+    t4Ns: bigint,
+    monoNs: bigint,
+    localPrecisionLog2: number,
+    keys: KeyRing,
+    requireAuth: boolean,
+  ): { result: ResponseResult; output: FilterOutput | null } {
+    const result = processBroadcast(bytes, {
+      lastTransmitTs: this.lastTransmitTs,
+      t4Ns,
+      delayNs: this.broadcastDelayNs ?? 0,
+      localPrecisionLog2,
+      keys,
+      requireAuth,
+    });
     if (!result.ok) {
       this.#reject(result.reason);
       return { result, output: null };
@@ -192,7 +207,15 @@ export class Source {
     const output = this.filter.add(result.sample);
     if (output) {
       const s = result.sample;
-      this.last = { ...output, stratum: s.stratum, rootDelayNs: s.rootDelayNs, rootDispersionNs: s.rootDispersionNs, leap: s.leap, refId: s.refId, referenceNs: s.referenceNs };
+      this.last = {
+        ...output,
+        stratum: s.stratum,
+        rootDelayNs: s.rootDelayNs,
+        rootDispersionNs: s.rootDispersionNs,
+        leap: s.leap,
+        refId: s.refId,
+        referenceNs: s.referenceNs,
+      };
     }
     return output;
   }

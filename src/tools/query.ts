@@ -114,7 +114,14 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
       const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null };
       const outcome = new Promise<'done' | 'timeout'>((resolve) => {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
-        pending = { out, requireKey: signed, resolve: (v) => { clearTimeout(timer); resolve(v); } };
+        pending = {
+          out,
+          requireKey: signed,
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+        };
       });
       sockets!.send('query', req.bytes, address, hp.port);
       const r = await outcome;

@@ -2,14 +2,23 @@
 // and the key, so a person can go straight to the mistake.
 
 export class ClocktowerError extends Error {
-  constructor(readonly code: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ClocktowerError';
   }
 }
 
 export class ConfigError extends ClocktowerError {
-  constructor(readonly file: string, readonly line: number, readonly key: string, problem: string) {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly key: string,
+    problem: string,
+  ) {
     super('ERR_CONFIG', `${file}:${line}: ${key ? `${key}: ` : ''}${problem}`);
     this.name = 'ConfigError';
   }

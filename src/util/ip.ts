@@ -21,7 +21,8 @@ export function ipToBytes(text: string): Uint8Array {
       const p = g.split('.').map(Number);
       return [(p[0]! << 8) | p[1]!, (p[2]! << 8) | p[3]!];
     });
-  const h = groups(head), t = groups(tail);
+  const h = groups(head),
+    t = groups(tail);
   const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
   all.forEach((v, i) => {
     out[2 * i] = v >> 8;

@@ -32,7 +32,10 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 const KEY: ClusterKey = { id: 3, secret: te.encode('fuzzing-cluster-key-0123456789') };
 // Keys 1 and 2 signed the captured seeds (scripts/fuzz-seeds.ts).
-const KEYS: KeyRing = parseKeyFile('1 MD5 fuzzseedmd5\n2 SHA1 HEX:00112233445566778899aabbccddeeff00112233\n3 AES128 HEX:000102030405060708090a0b0c0d0e0f\n', 'keys');
+const KEYS: KeyRing = parseKeyFile(
+  '1 MD5 fuzzseedmd5\n2 SHA1 HEX:00112233445566778899aabbccddeeff00112233\n3 AES128 HEX:000102030405060708090a0b0c0d0e0f\n',
+  'keys',
+);
 
 class PropertyError extends Error {}
 /** Responses the ntp-response target accepted (the fuzz must reach the accepting path too). */
@@ -45,7 +48,9 @@ function check(ok: boolean, what: string): void {
 function capturedPackets(): Uint8Array[] {
   const dir = fileURLToPath(new URL('../../native/fuzz/corpus/responder', import.meta.url));
   try {
-    return readdirSync(dir).sort().map((f) => Uint8Array.from(readFileSync(path.join(dir, f)).subarray(8)));
+    return readdirSync(dir)
+      .sort()
+      .map((f) => Uint8Array.from(readFileSync(path.join(dir, f)).subarray(8)));
   } catch {
     return [];
   }
@@ -71,7 +76,17 @@ function ntpSeeds(): Uint8Array[] {
   const v3 = Uint8Array.from(req);
   v3[0] = 0x1b;
   // A reply that passes every test against the ntp-response target's outstanding request.
-  const reply = encodePacket(buildResponse(decodeOk(req), T1_NS + 40_000n, T1_NS + 60_000n, { leap: 0, stratum: 2, precisionLog2: -20, refId: 0x7f000001, referenceNs: T1_NS - 1_000_000_000n, rootDelayNs: 1e6, rootDispersionNs: 1e6 })!);
+  const reply = encodePacket(
+    buildResponse(decodeOk(req), T1_NS + 40_000n, T1_NS + 60_000n, {
+      leap: 0,
+      stratum: 2,
+      precisionLog2: -20,
+      refId: 0x7f000001,
+      referenceNs: T1_NS - 1_000_000_000n,
+      rootDelayNs: 1e6,
+      rootDispersionNs: 1e6,
+    })!,
+  );
   return [req, chrony, signed, ext, v3, reply, ...capturedPackets()];
 }
 
@@ -94,20 +109,65 @@ export const TARGETS: Target[] = [
     run(b) {
       // Our outstanding request's transmit timestamp; anything accepted must echo it as its origin.
       const outstanding = { transmitTs: OUR_TRANSMIT, t1Ns: T1_NS, version: 4, mode: 3, keyId: null };
-      const r = processResponse(b, { outstanding, lastTransmitTs: null, t4Ns: T1_NS + 100_000n, localPrecisionLog2: -20, keys: KEYS, requireKeyId: b.length > 60 ? 1 : null });
+      const r = processResponse(b, {
+        outstanding,
+        lastTransmitTs: null,
+        t4Ns: T1_NS + 100_000n,
+        localPrecisionLog2: -20,
+        keys: KEYS,
+        requireKeyId: b.length > 60 ? 1 : null,
+      });
       if (r.ok) {
         accepted++;
         check(r.packet.originTs === outstanding.transmitTs, 'accepted only with the matching origin');
         check(r.sample.delayNs >= 0 && Number.isFinite(r.sample.delayNs) && Number.isFinite(r.sample.dispersionNs), 'a sane sample');
       }
-      processBroadcast(b, { lastTransmitTs: null, t4Ns: 1_700_000_000_000_100_000n, delayNs: 100_000, localPrecisionLog2: -20, keys: KEYS, requireAuth: b.length % 8 === 0 });
+      processBroadcast(b, {
+        lastTransmitTs: null,
+        t4Ns: 1_700_000_000_000_100_000n,
+        delayNs: 100_000,
+        localPrecisionLog2: -20,
+        keys: KEYS,
+        requireAuth: b.length % 8 === 0,
+      });
     },
   },
   {
     name: 'election-message',
     seeds: [
-      encodeMessage({ type: 2, role: 2, flags: 4, stratum: 3, priority: 7, bootId: 99n, seq: 5n, nonce: 0n, leaderAgeMs: 0xffffffff, floorNs: 0n, ntpPort: 123, id: 'node-a', leader: null }, KEY),
-      encodeMessage({ type: 1, role: 1, flags: 0, stratum: 9, priority: 0, bootId: 1n, seq: 1n, nonce: 77n, leaderAgeMs: 250, floorNs: 1_700_000_000_000_000_000n, ntpPort: 11123, id: 'b', leader: { id: 'node-a', address: '10.0.0.1', port: 12123, ntpPort: 123 } }),
+      encodeMessage(
+        {
+          type: 2,
+          role: 2,
+          flags: 4,
+          stratum: 3,
+          priority: 7,
+          bootId: 99n,
+          seq: 5n,
+          nonce: 0n,
+          leaderAgeMs: 0xffffffff,
+          floorNs: 0n,
+          ntpPort: 123,
+          id: 'node-a',
+          leader: null,
+        },
+        KEY,
+      ),
+      encodeMessage({
+        type: 1,
+        role: 1,
+        flags: 0,
+        stratum: 9,
+        priority: 0,
+        bootId: 1n,
+        seq: 1n,
+        nonce: 77n,
+        leaderAgeMs: 250,
+        floorNs: 1_700_000_000_000_000_000n,
+        ntpPort: 11123,
+        id: 'b',
+        leader: { id: 'node-a', address: '10.0.0.1', port: 12123, ntpPort: 123 },
+      }),
     ],
     run(b) {
       for (const key of [undefined, KEY]) {

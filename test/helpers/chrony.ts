@@ -28,13 +28,7 @@ export async function startChronyd(conf: string[], files: Record<string, string>
   const dir = mkdtempSync(path.join(tmpdir(), 'ct-chrony-'));
   const port = freePort();
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
-  const lines = [
-    `port ${port}`,
-    'bindaddress 127.0.0.1',
-    'cmdport 0',
-    `pidfile ${dir}/chronyd.pid`,
-    ...conf.map((l) => l.replaceAll('$DIR', dir)),
-  ];
+  const lines = [`port ${port}`, 'bindaddress 127.0.0.1', 'cmdport 0', `pidfile ${dir}/chronyd.pid`, ...conf.map((l) => l.replaceAll('$DIR', dir))];
   writeFileSync(path.join(dir, 'chrony.conf'), lines.join('\n') + '\n');
   let log = '';
   const child: ChildProcess = spawn('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'chrony.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });

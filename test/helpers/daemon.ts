@@ -140,14 +140,22 @@ export function converged(serverId: string, live: string[]) {
 }
 
 /** Polls every node's status until `cond` holds for them (null: not answering). */
-export async function waitStatuses(nodes: DaemonProc[], what: string, cond: (s: (Status | null)[]) => boolean, limitMs: number, everyMs = 100): Promise<(Status | null)[]> {
+export async function waitStatuses(
+  nodes: DaemonProc[],
+  what: string,
+  cond: (s: (Status | null)[]) => boolean,
+  limitMs: number,
+  everyMs = 100,
+): Promise<(Status | null)[]> {
   const end = Date.now() + limitMs;
   let last: (Status | null)[] = [];
   for (;;) {
     last = await Promise.all(nodes.map((n) => n.status()));
     if (cond(last)) return last;
     if (Date.now() > end) {
-      const brief = last.map((s, i) => (s ? `${s.id}:${s.role}->${s.leader?.id ?? '-'} off=${s.clock.offset_from_system_ns}` : `${nodes[i]!.id}:down`)).join(' ');
+      const brief = last
+        .map((s, i) => (s ? `${s.id}:${s.role}->${s.leader?.id ?? '-'} off=${s.clock.offset_from_system_ns}` : `${nodes[i]!.id}:down`))
+        .join(' ');
       throw new Error(`timed out after ${limitMs} ms waiting for ${what}; last: ${brief}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));

@@ -63,8 +63,7 @@ export function createNetns(tag: string): Netns {
   execFileSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
   return {
     name,
-    exec: (cmd, args, opts = {}) =>
-      execFileSync('ip', ['netns', 'exec', name, cmd, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 15_000 }),
+    exec: (cmd, args, opts = {}) => execFileSync('ip', ['netns', 'exec', name, cmd, ...args], { encoding: 'utf8', timeout: opts.timeoutMs ?? 15_000 }),
     // `ip netns exec` execs the command, so the child's PID is the command's.
     spawn: (cmd, args) => spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
     destroy: () => {

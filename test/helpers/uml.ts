@@ -111,7 +111,13 @@ export interface GuestResult {
 const live = new Set<ChildProcess>();
 /** Guests a failed test left: ended with the test process (the netns cleanup runs beside this). */
 process.on('exit', () => {
-  for (const c of live) if (c.pid) try { process.kill(-c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of live)
+    if (c.pid)
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 /** tsx's transform cache, shared by the guests of one test run (the first guest warms it). */
@@ -148,8 +154,18 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   );
   chmodSync(init, 0o755);
   const args = [
-    `mem=${o.memMb ?? 384}M`, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'ro', `init=${init}`,
-    'con=null', 'con0=fd:0,fd:1', 'quiet', `eth0=tuntap,${tap}`, `umid=guest`, `uml_dir=${dir}`,
+    `mem=${o.memMb ?? 384}M`,
+    'root=/dev/root',
+    'rootfstype=hostfs',
+    'rootflags=/',
+    'ro',
+    `init=${init}`,
+    'con=null',
+    'con0=fd:0,fd:1',
+    'quiet',
+    `eth0=tuntap,${tap}`,
+    `umid=guest`,
+    `uml_dir=${dir}`,
   ];
   const child = spawn('ip', ['netns', 'exec', o.link.ns.name, ...NO_SYS_TIME, 'linux', ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
@@ -159,13 +175,21 @@ export async function runGuest(o: GuestOptions): Promise<GuestResult> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }, o.timeoutMs);
   await new Promise<void>((resolve) => child.on('close', () => resolve()));
   clearTimeout(timer);
   live.delete(child);
   // UML's helper processes are in the guest's process group: none outlives it.
-  try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* all gone */ }
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    /* all gone */
+  }
   o.link.removeTap(tap);
   const read = (f: string) => (existsSync(path.join(dir, f)) ? readFileSync(path.join(dir, f), 'utf8') : '');
   const exit = read('guest.exit').trim();
@@ -203,9 +227,22 @@ export async function runBoard<R>(tag: string, scenario: string, upstreamArgs: s
     const file = path.join(run.dir, 'result.json');
     const result = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as R) : null;
     if (result === null || g.code !== 0) {
-      const daemons = readdirSync(run.dir).filter((f) => /^daemon-\d+\.log$/.test(f)).sort();
-      const logs = daemons.map((f) => `--- ${f} (last lines) ---\n${readFileSync(path.join(run.dir, f), 'utf8').split('\n').filter((l) => !l.startsWith('DEBUG sample')).slice(-25).join('\n')}`).join('\n');
-      console.error(`--- guest ${scenario}: exit ${run.code}${run.timedOut ? ' (timed out)' : ''} ---\n${run.log.slice(-4000)}\n${logs}\n--- console ---\n${run.console.slice(-1500)}\n--- upstream ---\n${upstream}`);
+      const daemons = readdirSync(run.dir)
+        .filter((f) => /^daemon-\d+\.log$/.test(f))
+        .sort();
+      const logs = daemons
+        .map(
+          (f) =>
+            `--- ${f} (last lines) ---\n${readFileSync(path.join(run.dir, f), 'utf8')
+              .split('\n')
+              .filter((l) => !l.startsWith('DEBUG sample'))
+              .slice(-25)
+              .join('\n')}`,
+        )
+        .join('\n');
+      console.error(
+        `--- guest ${scenario}: exit ${run.code}${run.timedOut ? ' (timed out)' : ''} ---\n${run.log.slice(-4000)}\n${logs}\n--- console ---\n${run.console.slice(-1500)}\n--- upstream ---\n${upstream}`,
+      );
     }
     return { ...run, result, upstream };
   } finally {

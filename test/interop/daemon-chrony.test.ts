@@ -40,7 +40,11 @@ t('chronyd sees the server node at stratum 10 / 127.127.1.1 and a client node at
     ]);
     const dir = chrony.dir;
     const data = (addr: string) => chronyc(dir, 'ntpdata', addr);
-    await waitFor('chronyd to hear both nodes', () => /Total valid RX\s*:\s*[1-9]/.test(data(SERVER)) && /Total valid RX\s*:\s*[1-9]/.test(data(CLIENT)), 20_000);
+    await waitFor(
+      'chronyd to hear both nodes',
+      () => /Total valid RX\s*:\s*[1-9]/.test(data(SERVER)) && /Total valid RX\s*:\s*[1-9]/.test(data(CLIENT)),
+      20_000,
+    );
     const sd = data(SERVER);
     assert.match(sd, /Stratum\s*:\s*10\b/);
     assert.match(sd, /Reference ID\s*:\s*7F7F0101/);

@@ -43,7 +43,7 @@ function assertChronyLocal(o: Record<string, unknown>): void {
   assert.ok((o['delay_ns'] as number) > 0 && (o['delay_ns'] as number) < 5_000_000);
 }
 
-t('query reports chronyd\'s stratum, refid and an offset within ±1 ms', async () => {
+t("query reports chronyd's stratum, refid and an offset within ±1 ms", async () => {
   const { code, out } = await queryJson([]);
   assert.is(code, 0);
   assert.is(out.length, 1);
@@ -51,7 +51,11 @@ t('query reports chronyd\'s stratum, refid and an offset within ±1 ms', async (
   assert.is((out[0]!['samples'] as unknown[]).length, 4, 'default --count 4');
 });
 
-for (const [id, type] of [[1, 'SHA1'], [2, 'AES128'], [3, 'MD5']] as const) {
+for (const [id, type] of [
+  [1, 'SHA1'],
+  [2, 'AES128'],
+  [3, 'MD5'],
+] as const) {
   t(`authenticated query with a ${type} key from the shared key file`, async () => {
     const { code, out } = await queryJson(['--key', String(id), '--keyfile', path.join(chrony!.dir, 'keys'), '--count', '2']);
     assert.is(code, 0);

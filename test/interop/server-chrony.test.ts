@@ -14,7 +14,7 @@ import { need, testIf } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 
 const KEYS = '7 AES128 HEX:0F0E0D0C0B0A09080706050403020100\n';
-const enabled = need('chronyd', 'chrony as a client of our server') && need('chronyc', 'reading chronyd\'s view of our server');
+const enabled = need('chronyd', 'chrony as a client of our server') && need('chronyc', "reading chronyd's view of our server");
 const t = testIf(enabled, 'chronyd and chronyc are not installed');
 
 function chronyc(dir: string, ...args: string[]): string {
@@ -26,18 +26,29 @@ for (const keyed of [false, true]) {
     const port = freePort();
     const server = new NtpServer({ address: '127.0.0.1', port });
     const now = realtimeNs();
-    server.setState({ leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 }, { refSysNs: now, refNodeNs: now, freqPpm: 0 });
+    server.setState(
+      { leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 },
+      { refSysNs: now, refNodeNs: now, freqPpm: 0 },
+    );
     if (keyed) server.setKeys(parseKeyFile(KEYS, 'keys'), { requireAuth: true });
     const chrony = await startChronyd(
-      [`server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0${keyed ? ' key 7' : ''}`, 'bindcmdaddress $DIR/chronyd.sock', ...(keyed ? ['keyfile $DIR/keys'] : [])],
+      [
+        `server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0${keyed ? ' key 7' : ''}`,
+        'bindcmdaddress $DIR/chronyd.sock',
+        ...(keyed ? ['keyfile $DIR/keys'] : []),
+      ],
       keyed ? { keys: KEYS } : {},
     );
     try {
       let sources = '';
-      await waitFor('chronyd to select our server', () => {
-        sources = chronyc(chrony.dir, 'sources');
-        return /^\^\*\s+127\.0\.0\.1/m.test(sources);
-      }, 20_000);
+      await waitFor(
+        'chronyd to select our server',
+        () => {
+          sources = chronyc(chrony.dir, 'sources');
+          return /^\^\*\s+127\.0\.0\.1/m.test(sources);
+        },
+        20_000,
+      );
       const ntpdata = chronyc(chrony.dir, 'ntpdata', '127.0.0.1');
       assert.match(ntpdata, /NTP tests\s*:\s*111 111 1111/);
       assert.match(ntpdata, /Stratum\s*:\s*4/);

@@ -9,7 +9,14 @@ import { canUseUml, runBoard } from '../helpers/uml.js';
 
 const t = testIf(canUseUml(), 'user-mode Linux guests cannot run here (the reason is above)');
 
-interface KernelState { state: number; synced: boolean; pll: boolean; freqPpm: number; maxErrorUs: number; estErrorUs: number }
+interface KernelState {
+  state: number;
+  synced: boolean;
+  pll: boolean;
+  freqPpm: number;
+  maxErrorUs: number;
+  estErrorUs: number;
+}
 interface FirstBoot {
   boot: { time: string; kernel: KernelState };
   waitNoDaemon: { code: number; out: string };
@@ -25,39 +32,45 @@ interface FirstBoot {
   stepLines: string[];
 }
 
-t('first boot at 1970: one step to the upstream, then slews; STA_UNSYNC cleared once synced and set when the source is lost; wait-sync and sd_notify', async () => {
-  const run = await runBoard<FirstBoot>('boot', 'first-boot', [], 240_000);
-  const r = run.result;
-  assert.ok(r, 'the scenario wrote its result');
-  assert.ok(r.boot.time.startsWith('1970-01-02'), `the board booted at the factory date: ${r.boot.time}`);
-  assert.is(r.boot.kernel.synced, false, 'a fresh kernel is unsynchronised');
-  // wait-sync before any daemon: a timeout with a reason, not a hang or a crash.
-  assert.is(r.waitNoDaemon.code, 1);
-  assert.match(r.waitNoDaemon.out, /not synchronised after 2 s: no node answering/);
-  // wait-sync returns once the daemon has set the clock.
-  assert.is(r.waitSync.code, 0, r.waitSync.out);
-  assert.match(r.waitSync.out, /^synchronised: (server, stratum 2|looking for a server), synchronised/m, r.waitSync.out);
-  // Exactly one step, the factory date to now; none after.
-  assert.is(r.steps.length, 1, `steps seen: ${JSON.stringify(r.steps)}`);
-  assert.ok(r.steps[0]!.byMs > 1.7e12, `the step moved the clock by years: ${r.steps[0]!.byMs} ms`);
-  assert.is(r.stepLines.length, 1, r.stepLines.join('\n'));
-  // The kernel knows: STA_UNSYNC off, error bounds set (µs), the PLL left off (we slew by frequency).
-  for (const k of [r.synced.kernel, r.later.kernel]) {
-    assert.is(k.synced, true, 'STA_UNSYNC cleared');
-    assert.ok(k.maxErrorUs > 0 && k.maxErrorUs < 100_000, `maxerror ${k.maxErrorUs} µs`);
-    assert.ok(k.estErrorUs > 0 && k.estErrorUs <= k.maxErrorUs, `esterror ${k.estErrorUs} µs`);
-    assert.is(k.pll, false);
-  }
-  // The clock is on the upstream's time (offset bounded by the link's delay).
-  assert.ok(Math.abs(r.later.error.offsetNs) < 1e6, `error 15 s after sync: ${r.later.error.offsetNs} ns`);
-  // Source lost: the kernel is told, and wait-sync says so.
-  assert.is(r.lost.kernel.synced, false, 'STA_UNSYNC set again when the source is lost');
-  assert.is(r.waitLost.code, 1);
-  assert.match(r.waitLost.out, /not synchronised after 2 s: .*not synchronised/);
-  // sd_notify: READY=1 with a STATUS=, then status lines that follow the role and the offset.
-  assert.match(r.notify[0] ?? '', /^READY=1\nSTATUS=/);
-  assert.ok(r.notify.some((m) => /^STATUS=server, stratum 2, synchronised, offset [+-]\d+\.\d{3} ms$/.test(m)), r.notify.join(' | '));
-  assert.ok(r.notify.includes('STOPPING=1'), r.notify.join(' | '));
-});
+t(
+  'first boot at 1970: one step to the upstream, then slews; STA_UNSYNC cleared once synced and set when the source is lost; wait-sync and sd_notify',
+  async () => {
+    const run = await runBoard<FirstBoot>('boot', 'first-boot', [], 240_000);
+    const r = run.result;
+    assert.ok(r, 'the scenario wrote its result');
+    assert.ok(r.boot.time.startsWith('1970-01-02'), `the board booted at the factory date: ${r.boot.time}`);
+    assert.is(r.boot.kernel.synced, false, 'a fresh kernel is unsynchronised');
+    // wait-sync before any daemon: a timeout with a reason, not a hang or a crash.
+    assert.is(r.waitNoDaemon.code, 1);
+    assert.match(r.waitNoDaemon.out, /not synchronised after 2 s: no node answering/);
+    // wait-sync returns once the daemon has set the clock.
+    assert.is(r.waitSync.code, 0, r.waitSync.out);
+    assert.match(r.waitSync.out, /^synchronised: (server, stratum 2|looking for a server), synchronised/m, r.waitSync.out);
+    // Exactly one step, the factory date to now; none after.
+    assert.is(r.steps.length, 1, `steps seen: ${JSON.stringify(r.steps)}`);
+    assert.ok(r.steps[0]!.byMs > 1.7e12, `the step moved the clock by years: ${r.steps[0]!.byMs} ms`);
+    assert.is(r.stepLines.length, 1, r.stepLines.join('\n'));
+    // The kernel knows: STA_UNSYNC off, error bounds set (µs), the PLL left off (we slew by frequency).
+    for (const k of [r.synced.kernel, r.later.kernel]) {
+      assert.is(k.synced, true, 'STA_UNSYNC cleared');
+      assert.ok(k.maxErrorUs > 0 && k.maxErrorUs < 100_000, `maxerror ${k.maxErrorUs} µs`);
+      assert.ok(k.estErrorUs > 0 && k.estErrorUs <= k.maxErrorUs, `esterror ${k.estErrorUs} µs`);
+      assert.is(k.pll, false);
+    }
+    // The clock is on the upstream's time (offset bounded by the link's delay).
+    assert.ok(Math.abs(r.later.error.offsetNs) < 1e6, `error 15 s after sync: ${r.later.error.offsetNs} ns`);
+    // Source lost: the kernel is told, and wait-sync says so.
+    assert.is(r.lost.kernel.synced, false, 'STA_UNSYNC set again when the source is lost');
+    assert.is(r.waitLost.code, 1);
+    assert.match(r.waitLost.out, /not synchronised after 2 s: .*not synchronised/);
+    // sd_notify: READY=1 with a STATUS=, then status lines that follow the role and the offset.
+    assert.match(r.notify[0] ?? '', /^READY=1\nSTATUS=/);
+    assert.ok(
+      r.notify.some((m) => /^STATUS=server, stratum 2, synchronised, offset [+-]\d+\.\d{3} ms$/.test(m)),
+      r.notify.join(' | '),
+    );
+    assert.ok(r.notify.includes('STOPPING=1'), r.notify.join(' | '));
+  },
+);
 
 test.run();

@@ -10,39 +10,55 @@ import { canUseUml, runBoard } from '../helpers/uml.js';
 
 const t = testIf(canUseUml(), 'user-mode Linux guests cannot run here (the reason is above)');
 
-interface KernelState { state: number; synced: boolean; pll: boolean; leap: string; freqPpm: number; maxErrorUs: number }
-interface Err { offsetNs: number; delayNs: number }
+interface KernelState {
+  state: number;
+  synced: boolean;
+  pll: boolean;
+  leap: string;
+  freqPpm: number;
+  maxErrorUs: number;
+}
+interface Err {
+  offsetNs: number;
+  delayNs: number;
+}
 const cliOk = (c: { code: number; out: string }) => assert.is(c.code, 0, c.out);
 
-t('an upstream 50 ppm fast: the frequency written to the kernel converges within 1 ppm (the clock\'s measured rate within 2), is saved, and carries the clock over a restart', async () => {
-  interface R {
-    waitSync: { code: number; out: string };
-    trace: { s: number; basePpm: number; clockPpm: number }[];
-    clockPpm30s: number;
-    errorBeforeStop: Err;
-    firstRun: { exit: { code: number } };
-    saved: { freq_ppm: number };
-    afterStop: KernelState;
-    restartFirstSamplesNs: number[];
-    restartFreqPpm: number;
-  }
-  const r = (await runBoard<R>('drift', 'drift', ['--freq-ppm', '50'], 420_000)).result;
-  assert.ok(r, 'the scenario wrote its result');
-  cliOk(r.waitSync);
-  const last = r.trace.at(-1)!;
-  assert.ok(Math.abs(last.basePpm - 50) < 1, `frequency ${last.basePpm} ppm after ${last.s} s (trace ${JSON.stringify(r.trace)})`);
-  assert.ok(r.trace.slice(-10).every((p) => Math.abs(p.basePpm - 50) < 1), 'and it stays there');
-  // The kernel clock itself runs 50 ppm fast, slews included, measured against its raw clock source over 30 s.
-  // Within 2 ppm, not 1: each sample's correction moves the phase by the guest link's noise (tens of µs),
-  // and over 30 s that alone tilts the line by up to a ppm or so (51.6 ppm seen once).
-  assert.ok(Math.abs(r.clockPpm30s - 50) < 2, `the kernel clock ran at ${r.clockPpm30s} ppm`);
-  assert.is(r.firstRun.exit.code, 0);
-  assert.ok(Math.abs(r.saved.freq_ppm - 50) < 1, `saved drift ${r.saved.freq_ppm}`);
-  assert.ok(Math.abs(r.afterStop.freqPpm - r.saved.freq_ppm) < 0.01, 'the stopped daemon left the kernel on the saved frequency');
-  assert.ok(Math.abs(r.restartFreqPpm - r.saved.freq_ppm) < 1e-6, `after restart the frequency is the saved drift: ${r.restartFreqPpm}`);
-  const first = r.restartFirstSamplesNs[0]!;
-  assert.ok(Math.abs(first) < 50_000, `first sample after a 10 s restart: ${first} ns`);
-});
+t(
+  "an upstream 50 ppm fast: the frequency written to the kernel converges within 1 ppm (the clock's measured rate within 2), is saved, and carries the clock over a restart",
+  async () => {
+    interface R {
+      waitSync: { code: number; out: string };
+      trace: { s: number; basePpm: number; clockPpm: number }[];
+      clockPpm30s: number;
+      errorBeforeStop: Err;
+      firstRun: { exit: { code: number } };
+      saved: { freq_ppm: number };
+      afterStop: KernelState;
+      restartFirstSamplesNs: number[];
+      restartFreqPpm: number;
+    }
+    const r = (await runBoard<R>('drift', 'drift', ['--freq-ppm', '50'], 420_000)).result;
+    assert.ok(r, 'the scenario wrote its result');
+    cliOk(r.waitSync);
+    const last = r.trace.at(-1)!;
+    assert.ok(Math.abs(last.basePpm - 50) < 1, `frequency ${last.basePpm} ppm after ${last.s} s (trace ${JSON.stringify(r.trace)})`);
+    assert.ok(
+      r.trace.slice(-10).every((p) => Math.abs(p.basePpm - 50) < 1),
+      'and it stays there',
+    );
+    // The kernel clock itself runs 50 ppm fast, slews included, measured against its raw clock source over 30 s.
+    // Within 2 ppm, not 1: each sample's correction moves the phase by the guest link's noise (tens of µs),
+    // and over 30 s that alone tilts the line by up to a ppm or so (51.6 ppm seen once).
+    assert.ok(Math.abs(r.clockPpm30s - 50) < 2, `the kernel clock ran at ${r.clockPpm30s} ppm`);
+    assert.is(r.firstRun.exit.code, 0);
+    assert.ok(Math.abs(r.saved.freq_ppm - 50) < 1, `saved drift ${r.saved.freq_ppm}`);
+    assert.ok(Math.abs(r.afterStop.freqPpm - r.saved.freq_ppm) < 0.01, 'the stopped daemon left the kernel on the saved frequency');
+    assert.ok(Math.abs(r.restartFreqPpm - r.saved.freq_ppm) < 1e-6, `after restart the frequency is the saved drift: ${r.restartFreqPpm}`);
+    const first = r.restartFirstSamplesNs[0]!;
+    assert.ok(Math.abs(first) < 50_000, `first sample after a 10 s restart: ${first} ns`);
+  },
+);
 
 t('offsets under the step threshold are slewed, never stepped; a step back past the time floor is refused', async () => {
   interface R {
@@ -72,7 +88,7 @@ t('offsets under the step threshold are slewed, never stepped; a step back past 
   assert.ok(r.floor.clockMinusFloorS > 3500, `clock − floor ${r.floor.clockMinusFloorS} s`);
 });
 
-t('a leap second announced upstream: STA_INS set, 23:59:60 inserted by the kernel, announced on to the board\'s own clients', async () => {
+t("a leap second announced upstream: STA_INS set, 23:59:60 inserted by the kernel, announced on to the board's own clients", async () => {
   interface R {
     waitSync: { code: number; out: string };
     before: { time: string; kernel: KernelState; served: string };
@@ -96,33 +112,36 @@ t('a leap second announced upstream: STA_INS set, 23:59:60 inserted by the kerne
   assert.ok(Math.abs(r.after.error.offsetNs) < 1e6, `offset after the leap: ${r.after.error.offsetNs} ns`);
 });
 
-t('killed mid-slew, the next start puts the kernel back on the saved drift and unsynchronised; SIGTERM mid-slew saves and leaves the base frequency', async () => {
-  interface R {
-    waitSync: { code: number; out: string };
-    slewing: KernelState;
-    afterKill: KernelState;
-    savedAfterKill: { freq_ppm: number };
-    restart: { kernel: KernelState; status: { synced: boolean } | null };
-    waitSyncAgain: { code: number; out: string };
-    slewing2: KernelState;
-    termExit: { code: number };
-    afterTerm: KernelState;
-    savedAfterTerm: { freq_ppm: number; floor_ns: string };
-  }
-  const r = (await runBoard<R>('kill', 'kill-mid-slew', [], 300_000)).result;
-  assert.ok(r, 'the scenario wrote its result');
-  cliOk(r.waitSync);
-  const base = r.savedAfterKill.freq_ppm;
-  assert.ok(r.slewing.freqPpm - base > 400, `slewing at ${r.slewing.freqPpm} ppm over a base of ${base}`);
-  assert.ok(Math.abs(r.afterKill.freqPpm - r.slewing.freqPpm) < 0.01, 'a killed daemon leaves the kernel slewing');
-  assert.ok(Math.abs(r.restart.kernel.freqPpm - base) < 0.01, `the next start resets it to the saved drift: ${r.restart.kernel.freqPpm} vs ${base}`);
-  assert.is(r.restart.kernel.synced, false, 'unsynchronised until the source says otherwise');
-  assert.is(r.restart.kernel.pll, false);
-  cliOk(r.waitSyncAgain);
-  assert.ok(r.slewing2.freqPpm - r.savedAfterTerm.freq_ppm > 400, 'slewing again before SIGTERM');
-  assert.is(r.termExit.code, 0);
-  assert.ok(Math.abs(r.afterTerm.freqPpm - r.savedAfterTerm.freq_ppm) < 0.01, `SIGTERM left ${r.afterTerm.freqPpm} ppm, saved ${r.savedAfterTerm.freq_ppm}`);
-  assert.ok(BigInt(r.savedAfterTerm.floor_ns) > 1_700_000_000_000_000_000n, 'the floor was saved');
-});
+t(
+  'killed mid-slew, the next start puts the kernel back on the saved drift and unsynchronised; SIGTERM mid-slew saves and leaves the base frequency',
+  async () => {
+    interface R {
+      waitSync: { code: number; out: string };
+      slewing: KernelState;
+      afterKill: KernelState;
+      savedAfterKill: { freq_ppm: number };
+      restart: { kernel: KernelState; status: { synced: boolean } | null };
+      waitSyncAgain: { code: number; out: string };
+      slewing2: KernelState;
+      termExit: { code: number };
+      afterTerm: KernelState;
+      savedAfterTerm: { freq_ppm: number; floor_ns: string };
+    }
+    const r = (await runBoard<R>('kill', 'kill-mid-slew', [], 300_000)).result;
+    assert.ok(r, 'the scenario wrote its result');
+    cliOk(r.waitSync);
+    const base = r.savedAfterKill.freq_ppm;
+    assert.ok(r.slewing.freqPpm - base > 400, `slewing at ${r.slewing.freqPpm} ppm over a base of ${base}`);
+    assert.ok(Math.abs(r.afterKill.freqPpm - r.slewing.freqPpm) < 0.01, 'a killed daemon leaves the kernel slewing');
+    assert.ok(Math.abs(r.restart.kernel.freqPpm - base) < 0.01, `the next start resets it to the saved drift: ${r.restart.kernel.freqPpm} vs ${base}`);
+    assert.is(r.restart.kernel.synced, false, 'unsynchronised until the source says otherwise');
+    assert.is(r.restart.kernel.pll, false);
+    cliOk(r.waitSyncAgain);
+    assert.ok(r.slewing2.freqPpm - r.savedAfterTerm.freq_ppm > 400, 'slewing again before SIGTERM');
+    assert.is(r.termExit.code, 0);
+    assert.ok(Math.abs(r.afterTerm.freqPpm - r.savedAfterTerm.freq_ppm) < 0.01, `SIGTERM left ${r.afterTerm.freqPpm} ppm, saved ${r.savedAfterTerm.freq_ppm}`);
+    assert.ok(BigInt(r.savedAfterTerm.floor_ns) > 1_700_000_000_000_000_000n, 'the floor was saved');
+  },
+);
 
 test.run();

@@ -52,12 +52,15 @@ control.on('message', (m) => {
 if (leapAt !== null) {
   // The system time at which node time reaches the leap: then the same line, 1 s back.
   const atSys = sys0 + BigInt(Math.round(Number(leapAt - start) / (1 + freqPpm * 1e-6)));
-  setTimeout(() => {
-    leap = Leap.None;
-    jumpedNs -= 1_000_000_000n;
-    publish();
-    console.log('leap inserted');
-  }, Math.max(0, Number(atSys - realtimeNs()) / 1e6));
+  setTimeout(
+    () => {
+      leap = Leap.None;
+      jumpedNs -= 1_000_000_000n;
+      publish();
+      console.log('leap inserted');
+    },
+    Math.max(0, Number(atSys - realtimeNs()) / 1e6),
+  );
 }
 console.log('ready');
 process.on('SIGTERM', () => {

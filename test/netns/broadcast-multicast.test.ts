@@ -56,8 +56,18 @@ t('cluster.multicast: three hosts with no peers listed find each other through t
         }).start(),
       );
     }
-    const ss = await waitStatuses(nodes, 'n1 to serve and the others to follow it', (ss) => ss.every((s) => s && s.leader?.id === 'n1' && s.role === (s.id === 'n1' ? 'server' : 'client') && s.peers.length === 2), 20_000);
-    for (const s of ss) assert.equal(s!.peers.map((p) => p.id).sort(), ['n1', 'n2', 'n3'].filter((x) => x !== s!.id), `${s!.id} learned both peers from the group`);
+    const ss = await waitStatuses(
+      nodes,
+      'n1 to serve and the others to follow it',
+      (ss) => ss.every((s) => s && s.leader?.id === 'n1' && s.role === (s.id === 'n1' ? 'server' : 'client') && s.peers.length === 2),
+      20_000,
+    );
+    for (const s of ss)
+      assert.equal(
+        s!.peers.map((p) => p.id).sort(),
+        ['n1', 'n2', 'n3'].filter((x) => x !== s!.id),
+        `${s!.id} learned both peers from the group`,
+      );
     assert.is(ss[1]!.leader!.address, `${LAN_PREFIX}.1`);
     assert.match(nodes[2]!.output, /cluster multicast/);
   });
@@ -83,7 +93,10 @@ t('NTP broadcast: a signed mode-5 server; a client calibrates with a volley then
       netns: lan.hosts[i - 1]!.name,
     });
     nodes.push(
-      DaemonProc.write(path.join(base, 's'), spec(1, [`keys = "${keys}"`, `broadcast = { address = "${LAN_PREFIX}.255:123", interval = "1s", key = 7 }`], null)).start(),
+      DaemonProc.write(
+        path.join(base, 's'),
+        spec(1, [`keys = "${keys}"`, `broadcast = { address = "${LAN_PREFIX}.255:123", interval = "1s", key = 7 }`], null),
+      ).start(),
       DaemonProc.write(path.join(base, 'l'), spec(2, [`keys = "${keys}"`, 'broadcast_client = true', 'require_auth = true'], FACTORY)).start(),
       DaemonProc.write(path.join(base, 'w'), spec(3, [`keys = "${wrong}"`, 'broadcast_client = true', 'require_auth = true'], FACTORY)).start(),
     );
@@ -117,7 +130,10 @@ t('NTP broadcast: a signed mode-5 server; a client calibrates with a volley then
     // Wrong key: every broadcast refused, no source, the 1970 clock untouched.
     assert.ok(w.ntp.broadcast_client!.rejected >= 3, `wrong-key client rejected ${w.ntp.broadcast_client!.rejected}`);
     assert.is(w.ntp.broadcast_client!.accepted, 0);
-    assert.not.ok(w.sources.some((x) => x.broadcast !== null), 'no broadcast source mobilized');
+    assert.not.ok(
+      w.sources.some((x) => x.broadcast !== null),
+      'no broadcast source mobilized',
+    );
     assert.ok(BigInt(w.clock.offset_from_system_ns) < -1_000_000_000_000_000n, 'still at the factory date');
   });
 });

@@ -45,7 +45,17 @@ test('npm pack: all three prebuilds, dist/, bin/, the addon sources; no tests, n
   for (const p of PREBUILDS) assert.ok(existsSync(path.join(pkgRoot, p)), `${p} is built (npm run prebuild:all)`);
   const [info] = JSON.parse(npm(['pack', '--dry-run', '--json'], pkgRoot)) as [{ files: { path: string }[] }];
   const files = new Set(info.files.map((f) => f.path));
-  for (const p of [...PREBUILDS, 'bin/clocktower.js', 'dist/index.js', 'dist/cli/main.js', 'binding.gyp', 'native/udp_endpoint.cc', 'package.json', 'README.md', 'docs/deploy.md']) {
+  for (const p of [
+    ...PREBUILDS,
+    'bin/clocktower.js',
+    'dist/index.js',
+    'dist/cli/main.js',
+    'binding.gyp',
+    'native/udp_endpoint.cc',
+    'package.json',
+    'README.md',
+    'docs/deploy.md',
+  ]) {
     assert.ok(files.has(p), `the tarball has ${p}`);
   }
   const stray = [...files].filter((f) => /^(test|bench|scratch|out|build|src|scripts)\//.test(f));
@@ -61,7 +71,11 @@ test('the packed package, unpacked with no build/, loads its prebuild and runs t
     assert.not.ok(existsSync(path.join(pkg, 'build')), 'nothing compiled in the tarball');
     // The dependencies, as an install with scripts blocked would leave them.
     symlinkSync(path.join(pkgRoot, 'node_modules'), path.join(pkg, 'node_modules'));
-    const loaded = execFileSync(process.execPath, ['--input-type=module', '-e', `const b = await import(${JSON.stringify(path.join(pkg, 'dist', 'native', 'binding.js'))}); console.log(b.addonPath)`], { encoding: 'utf8' }).trim();
+    const loaded = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const b = await import(${JSON.stringify(path.join(pkg, 'dist', 'native', 'binding.js'))}); console.log(b.addonPath)`],
+      { encoding: 'utf8' },
+    ).trim();
     assert.is(loaded, path.join(pkg, 'prebuilds', `linux-${process.arch}`, 'clocktower.node'));
     const version = execFileSync(process.execPath, [path.join(pkg, 'bin', 'clocktower.js'), '--version'], { encoding: 'utf8' }).trim();
     assert.match(version, /\d+\.\d+\.\d+/);

@@ -52,11 +52,22 @@ test('five daemons elect the documented server, agree within 1 ms, fail over in 
     // kill -9 the server: a new one (A: synced, best priority) within 3 s.
     const killedAt = Date.now();
     d.kill('SIGKILL');
-    await waitStatuses(nodes.filter((n) => n !== d), 'a new server', (ss) => ss.filter((s) => s?.role === 'server').length === 1, 3_000, 50);
+    await waitStatuses(
+      nodes.filter((n) => n !== d),
+      'a new server',
+      (ss) => ss.filter((s) => s?.role === 'server').length === 1,
+      3_000,
+      50,
+    );
     const failoverMs = Date.now() - killedAt;
     assert.ok(failoverMs <= 3000, `failover took ${failoverMs} ms`);
     const rest = IDS.filter((x) => x !== 'd');
-    await waitStatuses(nodes.filter((n) => n !== d), 'every client to follow A', converged('a', rest), 6_000);
+    await waitStatuses(
+      nodes.filter((n) => n !== d),
+      'every client to follow A',
+      converged('a', rest),
+      6_000,
+    );
 
     // The old server comes back: it joins as a client, A keeps serving.
     d.start();

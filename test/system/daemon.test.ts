@@ -54,7 +54,10 @@ for (const [what, body, line, key] of [
     const f = path.join(dir, 'bad.toml');
     writeFileSync(f, body);
     try {
-      for (const cmd of [['run', '--config', f], ['check-config', f]]) {
+      for (const cmd of [
+        ['run', '--config', f],
+        ['check-config', f],
+      ]) {
         const r = await runCli(cmd);
         assert.is(r.code, 2, `${cmd[0]}: ${r.stderr}`);
         assert.ok(r.stderr.includes(`${f}:${line}: ${key}: `), `${cmd[0]} names file, line and key: ${r.stderr}`);
@@ -91,12 +94,28 @@ test('a garbage state file is reported and ignored; a second daemon on the same 
 
 test('[ntp] threads = 2: clients from many ports are answered by three sockets on one port, all with the served state; status sums them', async () => {
   const dir = tmp();
-  const spec = { id: 'threaded', priority: 0, address: '127.77.1.4', ntpPort: 11198, clusterPort: 12398, peers: [], start: '2031-05-05T00:00:00Z', ntpExtra: ['threads = 2'] };
+  const spec = {
+    id: 'threaded',
+    priority: 0,
+    address: '127.77.1.4',
+    ntpPort: 11198,
+    clusterPort: 12398,
+    peers: [],
+    start: '2031-05-05T00:00:00Z',
+    ntpExtra: ['threads = 2'],
+  };
   const n = DaemonProc.write(dir, spec).start();
   const got: Uint8Array[][] = [];
   const eps = Array.from({ length: 40 }, (_, i) => {
     got[i] = [];
-    return new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (b) => { for (let j = 0; j < b.count; j++) got[i]!.push(Uint8Array.from(b.data(j))); } });
+    return new UdpEndpoint(
+      { address: '127.0.0.1' },
+      {
+        onBatch: (b) => {
+          for (let j = 0; j < b.count; j++) got[i]!.push(Uint8Array.from(b.data(j)));
+        },
+      },
+    );
   });
   try {
     await waitStatuses([n], 'the lone node to serve', (ss) => ss[0]?.role === 'server', 15_000);
@@ -104,10 +123,14 @@ test('[ntp] threads = 2: clients from many ports are answered by three sockets o
     req[0] = 0x23; // LI 0, VN 4, mode 3
     req[47] = 1;
     // The served state reaches the worker threads by message: ask until every client has a stratum-10 answer.
-    await waitFor('every client answered by a synchronised server', () => {
-      eps.forEach((ep) => ep.send(req, 11198, '127.77.1.4'));
-      return got.every((g) => g.some((d) => d[1] === 10));
-    }, 5000);
+    await waitFor(
+      'every client answered by a synchronised server',
+      () => {
+        eps.forEach((ep) => ep.send(req, 11198, '127.77.1.4'));
+        return got.every((g) => g.some((d) => d[1] === 10));
+      },
+      5000,
+    );
     for (const g of got) {
       const d = g.find((x) => x[1] === 10)!;
       const secs = new DataView(d.buffer, d.byteOffset).getUint32(40);

@@ -22,20 +22,30 @@ test('unsigned, wrongly signed and replayed election messages are dropped and co
   const keyFile = path.join(base, 'cluster.keys');
   writeFileSync(keyFile, `7 SHA256 ${SECRET}\n`, { mode: 0o600 });
   const heard: { bytes: Uint8Array; msg: ElectionMessage }[] = [];
-  const eve = new UdpEndpoint({ address: '127.77.6.9', port: 12394 }, {
-    onBatch: (b) => {
-      for (let i = 0; i < b.count; i++) {
-        const bytes = Uint8Array.from(b.data(i));
-        const d = decodeMessage(bytes, KEY);
-        if (d.ok) heard.push({ bytes, msg: d.msg });
-      }
+  const eve = new UdpEndpoint(
+    { address: '127.77.6.9', port: 12394 },
+    {
+      onBatch: (b) => {
+        for (let i = 0; i < b.count; i++) {
+          const bytes = Uint8Array.from(b.data(i));
+          const d = decodeMessage(bytes, KEY);
+          if (d.ok) heard.push({ bytes, msg: d.msg });
+        }
+      },
     },
-  });
+  );
   const common = { ntpPort: 11194, clusterPort: 12394, start: null, clusterExtra: [`key_file = "${keyFile}"`] };
   const a = DaemonProc.write(path.join(base, 'a'), { ...common, id: 'a', priority: 0, address: '127.77.6.1', peers: ['127.77.6.2:12394', EVE] }).start();
   const b = DaemonProc.write(path.join(base, 'b'), { ...common, id: 'b', priority: 1, address: '127.77.6.2', peers: ['127.77.6.1:12394', EVE] }).start();
   const ntpAnswers: number[] = [];
-  const ntpClient = new UdpEndpoint({ address: '127.0.0.1' }, { onBatch: (bt) => { for (let i = 0; i < bt.count; i++) ntpAnswers.push(bt.data(i)[1]!); } });
+  const ntpClient = new UdpEndpoint(
+    { address: '127.0.0.1' },
+    {
+      onBatch: (bt) => {
+        for (let i = 0; i < bt.count; i++) ntpAnswers.push(bt.data(i)[1]!);
+      },
+    },
+  );
   try {
     await waitStatuses([a, b], 'a serves, b follows', (ss) => ss[0]?.role === 'server' && ss[1]?.role === 'client' && ss[1].leader?.id === 'a', 20_000);
     // a never hears back from eve, so what eve gets are a's signed queries.
@@ -44,7 +54,10 @@ test('unsigned, wrongly signed and replayed election messages are dropped and co
     const real = fromA.at(-1)!;
     // A usurper: a server with a better stratum than a's, priority 0.
     const usurper: ElectionMessage = { ...real.msg, id: 'mallory', priority: 0, stratum: 1, role: Role.Server, seq: real.msg.seq + 1000n, leader: null };
-    const to = [{ port: 12394, host: '127.77.6.1' }, { port: 12394, host: '127.77.6.2' }];
+    const to = [
+      { port: 12394, host: '127.77.6.1' },
+      { port: 12394, host: '127.77.6.2' },
+    ];
     for (let i = 0; i < 5; i++) {
       for (const t of to) {
         eve.send(encodeMessage(usurper), t.port, t.host); // no MAC
@@ -55,7 +68,13 @@ test('unsigned, wrongly signed and replayed election messages are dropped and co
       // anything a sent b (an authentic word, late): taken once. The copies are replays.
       eve.send(real.bytes, 12394, '127.77.6.2');
     }
-    const [sa, sb] = await waitStatuses([a, b], 'the forgeries counted', (ss) => (ss[1]?.election.counters.dropReplay ?? 0) >= 4 && (ss[0]?.election.counters.dropBadMac ?? 0) >= 10 && (ss[1]?.election.counters.dropBadMac ?? 0) >= 10, 5000);
+    const [sa, sb] = await waitStatuses(
+      [a, b],
+      'the forgeries counted',
+      (ss) =>
+        (ss[1]?.election.counters.dropReplay ?? 0) >= 4 && (ss[0]?.election.counters.dropBadMac ?? 0) >= 10 && (ss[1]?.election.counters.dropBadMac ?? 0) >= 10,
+      5000,
+    );
     for (const s of [sa!, sb!]) {
       assert.ok(s.election.counters.dropUnauthenticated! >= 5, `${s.id} unauthenticated: ${JSON.stringify(s.election.counters)}`);
       assert.ok(!s.peers.some((p) => p.id === 'mallory'), `${s.id} never lists the usurper`);
@@ -81,8 +100,14 @@ test('unsigned, wrongly signed and replayed election messages are dropped and co
     await new Promise((r) => setTimeout(r, 300));
     const [fa, fb] = await waitStatuses([a, b], 'statuses after the flood', (ss) => ss.every((s) => s !== null), 5000);
     assert.ok(ntpAnswers.length >= asked * 0.95, `NTP answered ${ntpAnswers.length} of ${asked} during a flood of ${sent} election messages`);
-    assert.ok(ntpAnswers.every((st) => st > 0 && st < 16), 'answers from a synchronised server');
-    assert.ok(fa!.election.counters.dropUnauthenticated! >= sa!.election.counters.dropUnauthenticated! + sent * 0.5, `flood counted: ${fa!.election.counters.dropUnauthenticated}`);
+    assert.ok(
+      ntpAnswers.every((st) => st > 0 && st < 16),
+      'answers from a synchronised server',
+    );
+    assert.ok(
+      fa!.election.counters.dropUnauthenticated! >= sa!.election.counters.dropUnauthenticated! + sent * 0.5,
+      `flood counted: ${fa!.election.counters.dropUnauthenticated}`,
+    );
     assert.is(fa!.role, 'server');
     assert.is(fb!.role, 'client');
     assert.is(fb!.leader?.id, 'a');

@@ -44,8 +44,18 @@ test('a hung server (SIGSTOP) is replaced; when it resumes it follows the new se
     const tookMs = Date.now() - t0;
     assert.ok((await ask('127.77.7.2', 11193)) !== null, 'b answers NTP');
     a.kill('SIGCONT');
-    const tail = (d: DaemonProc) => d.output.split('\n').filter((l) => !l.startsWith('DEBUG')).slice(-25).join('\n');
-    await waitStatuses([a, b], 'a to come back as b\'s client', (ss) => ss[0]?.role === 'client' && ss[0].leader?.id === 'b' && ss[1]?.role === 'server', 10_000).catch((e: Error) => {
+    const tail = (d: DaemonProc) =>
+      d.output
+        .split('\n')
+        .filter((l) => !l.startsWith('DEBUG'))
+        .slice(-25)
+        .join('\n');
+    await waitStatuses(
+      [a, b],
+      "a to come back as b's client",
+      (ss) => ss[0]?.role === 'client' && ss[0].leader?.id === 'b' && ss[1]?.role === 'server',
+      10_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n-- a --\n${tail(a)}\n-- b --\n${tail(b)}`);
     });
     // No fight afterwards: b stays the server for the next three seconds.
@@ -73,7 +83,16 @@ testIf(canMount, 'no mount namespace here')('a state directory that turns read-o
   const dir = tmp('statedir');
   const state = path.join(dir, 'state');
   mkdirSync(state);
-  const spec: NodeSpec = { id: 'rofull', priority: 0, address: '127.77.7.3', ntpPort: 11193, clusterPort: 12393, peers: [], start: null, stateExtra: ['save_interval = "1s"'] };
+  const spec: NodeSpec = {
+    id: 'rofull',
+    priority: 0,
+    address: '127.77.7.3',
+    ntpPort: 11193,
+    clusterPort: 12393,
+    peers: [],
+    start: null,
+    stateExtra: ['save_interval = "1s"'],
+  };
   const config = path.join(dir, 'clocktower.toml');
   writeFileSync(config, nodeConfig(dir, spec).replace(`dir = "${dir}"`, `dir = "${state}"`));
   const n = new DaemonProc('rofull', dir, config);
@@ -116,7 +135,16 @@ test('a truncated (empty) state file is reported and ignored', async () => {
 
 test('SIGHUP with a config that does not check: reported, the running rules kept; a good one then applies', async () => {
   const dir = tmp('reload');
-  const spec: NodeSpec = { id: 'reload', priority: 0, address: '127.77.7.5', ntpPort: 11193, clusterPort: 12393, peers: [], start: null, ntpExtra: ['deny = ["127.0.0.1/32"]', 'deny_action = "drop"'] };
+  const spec: NodeSpec = {
+    id: 'reload',
+    priority: 0,
+    address: '127.77.7.5',
+    ntpPort: 11193,
+    clusterPort: 12393,
+    peers: [],
+    start: null,
+    ntpExtra: ['deny = ["127.0.0.1/32"]', 'deny_action = "drop"'],
+  };
   const n = DaemonProc.write(dir, spec).start();
   const config = n.config!;
   try {

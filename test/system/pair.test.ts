@@ -19,7 +19,15 @@ test('two daemons from 1970: priority 0 serves, priority 1 follows within 1 ms a
   const base = mkdtempSync(path.join(tmpdir(), 'ct-pair-'));
   const peers = [0, 1].map((i) => `${addr(i)}:${CLUSTER_PORT}`);
   const nodes = ['p0', 'p1'].map((id, i) =>
-    DaemonProc.write(path.join(base, id), { id, priority: i, address: addr(i), ntpPort: NTP_PORT, clusterPort: CLUSTER_PORT, peers, start: '1970-01-01T00:00:00Z' }),
+    DaemonProc.write(path.join(base, id), {
+      id,
+      priority: i,
+      address: addr(i),
+      ntpPort: NTP_PORT,
+      clusterPort: CLUSTER_PORT,
+      peers,
+      start: '1970-01-01T00:00:00Z',
+    }),
   );
   try {
     for (const n of nodes) n.start();

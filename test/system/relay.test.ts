@@ -46,7 +46,10 @@ function send(client: Socket, seq: number): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-async function withRelay(o: { fwd?: LinkSpec; rev?: LinkSpec; seed?: number }, body: (r: Relay, s: Awaited<ReturnType<typeof setup>>) => Promise<void>): Promise<void> {
+async function withRelay(
+  o: { fwd?: LinkSpec; rev?: LinkSpec; seed?: number },
+  body: (r: Relay, s: Awaited<ReturnType<typeof setup>>) => Promise<void>,
+): Promise<void> {
   const s = await setup();
   const r = await Relay.start({ listen: `${HOST}:${RELAY_PORT}`, target: `${HOST}:${ECHO_PORT}`, ...o });
   try {
@@ -135,7 +138,10 @@ test('duplication and reordering', async () => {
     await sleep(200);
     const order = s.arrivals.map((a) => a.seq);
     assert.is(order.length, 40);
-    assert.ok(order.some((seq, i) => i > 0 && seq < order[i - 1]!), `some overtaken: ${order.join(',')}`);
+    assert.ok(
+      order.some((seq, i) => i > 0 && seq < order[i - 1]!),
+      `some overtaken: ${order.join(',')}`,
+    );
     assert.ok((await r.stats()).reordered > 0);
   });
 });

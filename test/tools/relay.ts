@@ -37,7 +37,14 @@ export interface RelayStats {
 }
 
 export function specText(s: LinkSpec): string {
-  return [`delay=${s.delayUs ?? 0}`, `jitter=${s.jitterUs ?? 0}`, `dist=${s.dist ?? 'normal'}`, `loss=${s.loss ?? 0}`, `dup=${s.dup ?? 0}`, `reorder=${s.reorder ?? 0}`].join(',');
+  return [
+    `delay=${s.delayUs ?? 0}`,
+    `jitter=${s.jitterUs ?? 0}`,
+    `dist=${s.dist ?? 'normal'}`,
+    `loss=${s.loss ?? 0}`,
+    `dup=${s.dup ?? 0}`,
+    `reorder=${s.reorder ?? 0}`,
+  ].join(',');
 }
 
 /** Compiles the relay when the binary is missing or older than its source. */
@@ -73,7 +80,15 @@ export class Relay {
   }
 
   /** Starts a relay from `listen` to `target` ("a.b.c.d:port"), inside `netns` when given. */
-  static async start(o: { listen: string; target: string; fwd?: LinkSpec; rev?: LinkSpec; seed?: number; netns?: string; rtPriority?: number }): Promise<Relay> {
+  static async start(o: {
+    listen: string;
+    target: string;
+    fwd?: LinkSpec;
+    rev?: LinkSpec;
+    seed?: number;
+    netns?: string;
+    rtPriority?: number;
+  }): Promise<Relay> {
     const argv = [buildRelay(), o.listen, o.target, '--fwd', specText(o.fwd ?? {}), '--rev', specText(o.rev ?? {}), '--seed', String(o.seed ?? 1)];
     if (o.rtPriority !== undefined) argv.push('--rt', String(o.rtPriority));
     if (o.netns) argv.unshift('ip', 'netns', 'exec', o.netns);

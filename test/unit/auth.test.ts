@@ -14,7 +14,9 @@ const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 test('AES-128-CMAC matches RFC 4493 §4 examples 1-4', () => {
   const key = { id: 1, type: 'AES128' as KeyType, secret: hex('2b7e1516 28aed2a6 abf71588 09cf4f3c') };
-  const m = hex('6bc1bee2 2e409f96 e93d7e11 7393172a ae2d8a57 1e03ac9c 9eb76fac 45af8e51 30c81c46 a35ce411 e5fbc119 1a0a52ef f69f2445 df4f9b17 ad2b417b e66c3710');
+  const m = hex(
+    '6bc1bee2 2e409f96 e93d7e11 7393172a ae2d8a57 1e03ac9c 9eb76fac 45af8e51 30c81c46 a35ce411 e5fbc119 1a0a52ef f69f2445 df4f9b17 ad2b417b e66c3710',
+  );
   const cases: Array<[number, string]> = [
     [0, 'bb1d6929e95937287fa37d129b756746'],
     [16, '070a16b46b4d4144f79bdd9dd04a287c'],
@@ -38,8 +40,16 @@ test('MD5 and SHA digests are HASH(key || data), cut to the limit', () => {
 
 test('sign and verify round trip for every key type; a flipped bit fails', () => {
   const keys = parseKeyFile(
-    ['1 MD5 abc', '2 SHA1 HEX:00112233445566778899aabbccddeeff00112233', '3 SHA256 s3', '4 SHA384 s4', '5 SHA512 s5',
-      '6 AES128 HEX:000102030405060708090a0b0c0d0e0f', '7 AES256 HEX:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', '8 plain-md5'].join('\n'),
+    [
+      '1 MD5 abc',
+      '2 SHA1 HEX:00112233445566778899aabbccddeeff00112233',
+      '3 SHA256 s3',
+      '4 SHA384 s4',
+      '5 SHA512 s5',
+      '6 AES128 HEX:000102030405060708090a0b0c0d0e0f',
+      '7 AES256 HEX:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
+      '8 plain-md5',
+    ].join('\n'),
     'keys',
   );
   assert.is(keys.get(8)!.type, 'MD5', 'type defaults to MD5');
@@ -64,7 +74,13 @@ test('key file errors name the file, the line and the key', () => {
     ['5 MD5 a b c', /keys:1: key 5: expected "ID \[TYPE\] KEY"/],
   ];
   for (const [text, re] of cases) {
-    const err = (() => { try { parseKeyFile(text, 'keys'); } catch (e) { return e; } })();
+    const err = (() => {
+      try {
+        parseKeyFile(text, 'keys');
+      } catch (e) {
+        return e;
+      }
+    })();
     assert.instance(err, ConfigError, text);
     assert.match((err as Error).message, re);
   }

@@ -117,7 +117,8 @@ test('broadcast association: a volley of client requests measures the delay, the
 test(`broadcast sources are capped at ${MAX_BROADCAST_SOURCES}; a forged broadcast mobilizes nothing`, () => {
   const keys = new Map([[7, KEY]]);
   const client = new SyncClient({ keys });
-  for (let i = 0; i < 20; i++) client.onBroadcast(buildBroadcast(STATE, T0, 6, KEY)!, { address: `192.0.2.${i + 1}`, port: 123 }, T0, 0n, { requireAuth: true });
+  for (let i = 0; i < 20; i++)
+    client.onBroadcast(buildBroadcast(STATE, T0, 6, KEY)!, { address: `192.0.2.${i + 1}`, port: 123 }, T0, 0n, { requireAuth: true });
   assert.is(client.sources().length, MAX_BROADCAST_SOURCES);
   client.onBroadcast(buildBroadcast(STATE, T0, 6, OTHER)!, { address: '198.51.100.1', port: 123 }, T0, 0n, { requireAuth: false });
   assert.is(client.sources().length, MAX_BROADCAST_SOURCES);

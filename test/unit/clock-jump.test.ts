@@ -11,7 +11,11 @@ import { VirtualClock } from '../../src/clock/virtual.js';
 const S = 1_000_000_000n;
 const HOUR = 3600n * S;
 
-for (const [what, jumpNs] of [['backward by an hour', -HOUR], ['forward by a day', 24n * HOUR], ['backward by 250 ms', -250_000_000n]] as const) {
+for (const [what, jumpNs] of [
+  ['backward by an hour', -HOUR],
+  ['forward by a day', 24n * HOUR],
+  ['backward by 250 ms', -250_000_000n],
+] as const) {
   test(`a system clock stepped ${what}: node time runs on at the monotonic rate and keeps its floor`, () => {
     let sys = 1_790_000_000n * S;
     let mono = 5n * S;
@@ -56,7 +60,7 @@ test('the native model follows the absorbed jump: the same real instant maps to 
   assert.is(nodeAfter, nodeBefore);
 });
 
-test('the kernel\'s own leap second is told apart from a step by someone else', () => {
+test("the kernel's own leap second is told apart from a step by someone else", () => {
   assert.ok(isLeapSecond(-S + 3_000_000n, 4), 'an inserted second, seen just after (TIME_WAIT)');
   assert.ok(isLeapSecond(-S, 3), 'during it (TIME_OOP)');
   assert.ok(isLeapSecond(S, 4), 'a deleted second');

@@ -46,7 +46,10 @@ test('values: durations with units, lists, inline tables, RFC 3339 start', () =>
   assert.is(c.node.priority, 7);
   assert.equal(c.ntp.listen[1], { host: 'fd00::1', port: 1123 });
   assert.equal(c.ntp.rateLimit, { intervalS: 0.25, burst: 8, kodIntervalS: 1 });
-  assert.equal(c.cluster.peers, [{ host: '10.0.0.2', port: 12300 }, { host: '10.0.0.3', port: 12301 }]);
+  assert.equal(c.cluster.peers, [
+    { host: '10.0.0.2', port: 12300 },
+    { host: '10.0.0.3', port: 12301 },
+  ]);
   assert.is(c.cluster.heartbeatNs, 500_000_000n);
   assert.equal(c.upstream.servers[1], { host: '10.1.0.1', port: 123, minPollLog2: 4, maxPollLog2: 17, iburst: false, keyId: 3 });
   assert.is(c.upstream.servers[0]!.iburst, true);
@@ -69,7 +72,12 @@ test('mistakes name file, line and key', () => {
   fails('[clock]\nmode = "atomic"\n', 2, 'clock.mode', /"virtual", "system"/);
   fails('[clock]\nmode = "system"\nstart = "1970-01-01T00:00:00Z"\n', 3, 'clock.start', /only a virtual clock/);
   fails('[clock]\nstart = "yesterday"\n', 2, 'clock.start', /RFC 3339/);
-  fails('[upstream]\nservers = [\n  "a.example",\n  { address = "b.example", minpoll = 9, maxpoll = 6 },\n]\n', 4, 'upstream.servers.2.minpoll', /above maxpoll/);
+  fails(
+    '[upstream]\nservers = [\n  "a.example",\n  { address = "b.example", minpoll = 9, maxpoll = 6 },\n]\n',
+    4,
+    'upstream.servers.2.minpoll',
+    /above maxpoll/,
+  );
   fails('[upstream]\nservers = [{ adress = "x" }]\n', 2, 'upstream.servers.1.adress', /unknown key/);
   fails('[ntp]\nrate_limit = { burst = 0 }\n', 2, 'ntp.rate_limit.burst', /1\.\.1024/);
   fails('[cluster]\nkey_id = 3\n', 2, 'cluster.key_id', /needs key_file/);
@@ -78,7 +86,12 @@ test('mistakes name file, line and key', () => {
 });
 
 test('every config shipped in the repo is valid', () => {
-  const files = [path.join(root, 'contrib', 'clocktower.toml'), ...readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.toml')).map((f) => path.join(root, 'examples', f))];
+  const files = [
+    path.join(root, 'contrib', 'clocktower.toml'),
+    ...readdirSync(path.join(root, 'examples'))
+      .filter((f) => f.endsWith('.toml'))
+      .map((f) => path.join(root, 'examples', f)),
+  ];
   assert.ok(files.length >= 3);
   for (const f of files) parseConfig(readFileSync(f, 'utf8'), f);
 });

@@ -24,7 +24,15 @@ function randomMessage(r: ReturnType<typeof seededRng>): ElectionMessage {
     floorNs: r.u64() >> 1n,
     ntpPort: r.int(1, 65535),
     id: `node-${r.u32().toString(36)}-ü`,
-    leader: r.float() < 0.5 ? null : { id: `L${r.int(0, 999)}`, address: v6 ? `fd00::${r.int(1, 0xffff).toString(16)}` : `10.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`, port: r.int(1, 65535), ntpPort: r.int(1, 65535) },
+    leader:
+      r.float() < 0.5
+        ? null
+        : {
+            id: `L${r.int(0, 999)}`,
+            address: v6 ? `fd00::${r.int(1, 0xffff).toString(16)}` : `10.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`,
+            port: r.int(1, 65535),
+            ntpPort: r.int(1, 65535),
+          },
   };
 }
 

@@ -45,7 +45,8 @@ class Lan {
       if (a.type === 'timer') this.#timers.set(id, a.atMonoNs);
       if (a.type === 'send' && a.to !== 'multicast') {
         const to = [...this.nodes.entries()].find(([, x]) => x.addr.address === (a.to as Addr).address);
-        if (to && !this.cuts.has(`${id}|${to[0]}`)) this.#queue.push({ at: this.now + 1_000_000n, to: to[0], run: () => to[1].e.onMessage(a.bytes, n.addr, this.now, this.rng) });
+        if (to && !this.cuts.has(`${id}|${to[0]}`))
+          this.#queue.push({ at: this.now + 1_000_000n, to: to[0], run: () => to[1].e.onMessage(a.bytes, n.addr, this.now, this.rng) });
       }
       if (a.type === 'serve' && a.on) {
         const ok = n.failServes === 0;
@@ -61,10 +62,11 @@ class Lan {
       this.#queue.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
       let next = this.#queue[0]?.at ?? null;
       let timer: string | null = null;
-      for (const [id, at] of this.#timers) if (next === null || at < next) {
-        next = at;
-        timer = id;
-      }
+      for (const [id, at] of this.#timers)
+        if (next === null || at < next) {
+          next = at;
+          timer = id;
+        }
       if (next === null || next > until) break;
       this.now = next;
       if (timer) {
@@ -106,7 +108,12 @@ test('seed: any node answers what its state, priority and server are', () => {
 
 test('seed: with no server, the highest priority serves and the others become its clients', () => {
   const lan = new Lan();
-  for (const [id, p] of [['C', 2], ['A', 0], ['B', 1]] as const) lan.add(id, p);
+  for (const [id, p] of [
+    ['C', 2],
+    ['A', 0],
+    ['B', 1],
+  ] as const)
+    lan.add(id, p);
   for (const id of ['A', 'B', 'C']) lan.start(id);
   lan.run(3n * S);
   assert.is(lan.role('A'), Role.Server);
@@ -182,7 +189,11 @@ test('replays and unverified words change nothing', () => {
   lan.run(4n * S);
   const a = lan.nodes.get('A')!;
   const b = lan.nodes.get('B')!;
-  const beat = b.sent.filter((x): x is Extract<ElectionAction, { type: 'send' }> => x.type === 'send' && x.msgType === MsgType.Status && (x.to as Addr).address === a.addr.address).at(-1)!;
+  const beat = b.sent
+    .filter(
+      (x): x is Extract<ElectionAction, { type: 'send' }> => x.type === 'send' && x.msgType === MsgType.Status && (x.to as Addr).address === a.addr.address,
+    )
+    .at(-1)!;
   const before = a.e.counters.dropReplay;
   a.e.onMessage(beat.bytes, b.addr, lan.now, lan.rng);
   assert.is(a.e.counters.dropReplay, before + 1, 'a replayed heartbeat is dropped');
@@ -193,8 +204,14 @@ test('replays and unverified words change nothing', () => {
   assert.is((decodeMessage(claim.bytes) as { msg: { role: Role } }).msg.role, Role.Server);
   const out = a.e.onMessage(claim.bytes, z.addr, lan.now, lan.rng);
   assert.is(a.e.role, Role.Server, 'A still serves');
-  assert.ok(out.some((x) => x.type === 'send' && x.msgType === MsgType.Query), 'A challenges the stranger');
-  assert.ok(a.e.peers(lan.now).every((p) => p.id !== 'Z'), 'and does not list it');
+  assert.ok(
+    out.some((x) => x.type === 'send' && x.msgType === MsgType.Query),
+    'A challenges the stranger',
+  );
+  assert.ok(
+    a.e.peers(lan.now).every((p) => p.id !== 'Z'),
+    'and does not list it',
+  );
 });
 
 test.run();

@@ -25,7 +25,17 @@ test('the response target reaches the accepting path (the seeds include a reply 
 });
 
 test('a target that throws is caught and reported with its input', () => {
-  const r = fuzz({ name: 'boom', seeds: [Uint8Array.of(1)], run: (b) => { if (b.length > 1) throw new Error('too long'); } }, seededRng(1), { maxExecs: 500 });
+  const r = fuzz(
+    {
+      name: 'boom',
+      seeds: [Uint8Array.of(1)],
+      run: (b) => {
+        if (b.length > 1) throw new Error('too long');
+      },
+    },
+    seededRng(1),
+    { maxExecs: 500 },
+  );
   assert.ok(r.crashes.length > 0);
   assert.match(r.crashes[0]!.error, /too long/);
   assert.ok(r.crashes[0]!.input.length > 1);

@@ -3,15 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import {
-  DEFAULT_PIVOT_NS,
-  durationNsToNtp64,
-  ntp64ToDurationNs,
-  ntp64ToUnixNs,
-  ntpShortToNs,
-  nsToNtpShort,
-  unixNsToNtp64,
-} from '../../src/ntp/time.js';
+import { DEFAULT_PIVOT_NS, durationNsToNtp64, ntp64ToDurationNs, ntp64ToUnixNs, ntpShortToNs, nsToNtpShort, unixNsToNtp64 } from '../../src/ntp/time.js';
 import { seededRng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
 
@@ -49,7 +41,7 @@ test('zero is "unset" (RFC 5905 §7.3) and 1900-01-01 is never produced as zero'
 test('default pivot window is [1968-01-20T03:14:08Z, 2104-02-26T09:42:24Z) (RFC 4330 §3)', () => {
   const low = ERA1_UNIX_S - (1n << 31n);
   assert.is(ntp64ToUnixNs(0x80000000n << 32n), low * S);
-  assert.is(ntp64ToUnixNs(((0x7fffffffn << 32n) | 0xffffffffn)), (low + (1n << 32n)) * S, 'last fraction rounds up to the window end');
+  assert.is(ntp64ToUnixNs((0x7fffffffn << 32n) | 0xffffffffn), (low + (1n << 32n)) * S, 'last fraction rounds up to the window end');
   assert.is(ntp64ToUnixNs(0x7fffffffn << 32n), (low + (1n << 32n) - 1n) * S);
   assert.is(DEFAULT_PIVOT_NS, ERA1_UNIX_S * S);
 });
@@ -72,7 +64,7 @@ test('fraction rounding: to nearest, ties up', () => {
   assert.is(ntp64ToUnixNs((2208988800n << 32n) | 0xffffffffn), S);
 });
 
-test('signed durations: negative values are two\'s complement 32.32', () => {
+test("signed durations: negative values are two's complement 32.32", () => {
   assert.is(durationNsToNtp64(0n), 0n);
   assert.is(durationNsToNtp64(-1n), (1n << 64n) - 4n);
   assert.is(durationNsToNtp64(-S), 0xffffffffn << 32n);

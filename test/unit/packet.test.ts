@@ -4,16 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import {
-  asciiRefId,
-  decodePacket,
-  emptyPacket,
-  encodePacket,
-  formatRefId,
-  ipv4RefId,
-  kissCode,
-  type NtpPacket,
-} from '../../src/ntp/packet.js';
+import { asciiRefId, decodePacket, emptyPacket, encodePacket, formatRefId, ipv4RefId, kissCode, type NtpPacket } from '../../src/ntp/packet.js';
 import { seededRng, type Rng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
 
@@ -30,7 +21,10 @@ function withTail(h: Uint8Array, tail: number[]): Uint8Array {
 }
 function ef(type: number, len: number): number[] {
   const a = new Array<number>(len).fill(0);
-  a[0] = type >> 8; a[1] = type & 0xff; a[2] = len >> 8; a[3] = len & 0xff;
+  a[0] = type >> 8;
+  a[1] = type & 0xff;
+  a[2] = len >> 8;
+  a[3] = len & 0xff;
   return a;
 }
 const reason = (b: Uint8Array) => {
@@ -74,11 +68,26 @@ test('extension fields (RFC 7822): lengths, last-field minimum, padding', () => 
   assert.is(reason(withTail(header(), [...ef(1, 16), ...ef(2, 28)])), 'ok', 'a 16-byte field followed by another');
   assert.is(reason(withTail(header(), [...ef(1, 12), ...new Array(16).fill(0)])), 'bad-ef-length', 'shorter than 16');
   assert.is(reason(withTail(header(), [...ef(1, 30), 0, 0])), 'bad-ef-length', 'not a multiple of 4');
-  assert.is(reason(withTail(header(), ef(1, 28).map((v, i) => (i === 3 ? 64 : v)))), 'bad-ef-length', 'longer than the packet');
+  assert.is(
+    reason(
+      withTail(
+        header(),
+        ef(1, 28).map((v, i) => (i === 3 ? 64 : v)),
+      ),
+    ),
+    'bad-ef-length',
+    'longer than the packet',
+  );
   const r = decodePacket(withTail(header(), [...ef(0x0204, 16), ...ef(0x0104, 28), ...[0, 0, 0, 7], ...new Array(16).fill(0xaa)]));
   assert.ok(r.ok);
   const p = (r as { packet: NtpPacket }).packet;
-  assert.equal(p.extensions.map((e) => [e.type, e.body.length]), [[0x0204, 12], [0x0104, 24]]);
+  assert.equal(
+    p.extensions.map((e) => [e.type, e.body.length]),
+    [
+      [0x0204, 12],
+      [0x0104, 24],
+    ],
+  );
   assert.is(p.mac!.keyId, 7);
   assert.is(p.mac!.digest.length, 16);
 });
@@ -96,7 +105,7 @@ test('MAC (RFC 5905 §7.3, RFC 7822 §7.5): 20..24 bytes in v4, crypto-NAK, long
   assert.is(reason(withTail(header(v3), ef(1, 28))), 'ok', 'v3 has no extension fields: 28 bytes is a MAC');
 });
 
-test('Kiss-o\'-Death codes (RFC 5905 §7.4) and refid helpers', () => {
+test("Kiss-o'-Death codes (RFC 5905 §7.4) and refid helpers", () => {
   const p = { ...emptyPacket(), mode: 4, stratum: 0, refId: asciiRefId('RATE') };
   assert.is(kissCode(p), 'RATE');
   assert.is(kissCode({ ...p, refId: asciiRefId('DENY') }), 'DENY');
@@ -107,9 +116,13 @@ test('Kiss-o\'-Death codes (RFC 5905 §7.4) and refid helpers', () => {
 
 function randomPacket(rng: Rng): NtpPacket {
   const version = rng.int(1, 4);
-  const extensions = version === 4 && rng.float() < 0.5
-    ? Array.from({ length: rng.int(1, 3) }, () => ({ type: rng.int(0, 0xffff), body: Uint8Array.from({ length: 4 * rng.int(6, 20) }, () => rng.int(0, 255)) }))
-    : [];
+  const extensions =
+    version === 4 && rng.float() < 0.5
+      ? Array.from({ length: rng.int(1, 3) }, () => ({
+          type: rng.int(0, 0xffff),
+          body: Uint8Array.from({ length: 4 * rng.int(6, 20) }, () => rng.int(0, 255)),
+        }))
+      : [];
   const sizes = version === 4 ? [16, 20] : [16, 20, 32, 48, 64];
   const macLen = rng.float() < 0.5 ? 0 : sizes[rng.int(0, sizes.length - 1)]!;
   return {

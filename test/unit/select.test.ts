@@ -10,10 +10,27 @@ import { seededRng } from '../../src/util/rng.js';
 import { testSeed } from '../helpers/seed.js';
 
 function sample(localNs: bigint, offsetNs: bigint, delayNs: number): Sample {
-  return { offsetNs, delayNs, dispersionNs: 1000, localNs, stratum: 2, leap: 0, refId: 0, rootDelayNs: 0, rootDispersionNs: 0, pollLog2: 4, precisionLog2: -20, referenceNs: 0n, t1Ns: 0n, t2Ns: 0n, t3Ns: 0n, t4Ns: 0n };
+  return {
+    offsetNs,
+    delayNs,
+    dispersionNs: 1000,
+    localNs,
+    stratum: 2,
+    leap: 0,
+    refId: 0,
+    rootDelayNs: 0,
+    rootDispersionNs: 0,
+    pollLog2: 4,
+    precisionLog2: -20,
+    referenceNs: 0n,
+    t1Ns: 0n,
+    t2Ns: 0n,
+    t3Ns: 0n,
+    t4Ns: 0n,
+  };
 }
 
-test('filter: a new source\'s first samples pass, and every sample while young; after that the lowest delay, or a new sample at or under the median delay', () => {
+test("filter: a new source's first samples pass, and every sample while young; after that the lowest delay, or a new sample at or under the median delay", () => {
   const f = new ClockFilter();
   const S = 1_000_000_000n;
   for (let i = 1n; i <= 4n; i++) assert.ok(f.add(sample(i * S, i, Number(100n * i))), `burst sample ${i} is used`);
@@ -48,7 +65,8 @@ test('filter: the slower half passes where delay does not predict error (jitter 
   const even = new ClockFilter();
   // 100 µs ± 50 µs on each leg: the sum is the delay, half the difference the offset's error.
   const evenPassed = feed(even, 300, 100, () => {
-    const fwd = u(), rev = u();
+    const fwd = u(),
+      rev = u();
     return { offsetNs: (fwd - rev) / 2, delayNs: 200_000 + fwd + rev };
   });
   assert.ok(even.slowHalfPasses, 'symmetric jitter: the slower half is as good');
@@ -75,7 +93,7 @@ test('filter: a young source has nothing held back; a settled one has the slower
   };
   assert.is(heldInARow(4), 0, 'young: its regression needs every sample for a frequency from a handful');
   assert.is(heldInARow(27), 0, 'still young: 4 burst samples and 23 judged of 32');
-  assert.is(heldInARow(80), 4, 'settled: until the slow ones are the register\'s median');
+  assert.is(heldInARow(80), 4, "settled: until the slow ones are the register's median");
 });
 
 test('filter: dispersion of older stages grows by PHI per second', () => {
@@ -86,7 +104,13 @@ test('filter: dispersion of older stages grows by PHI per second', () => {
   assert.is(Math.round(out.dispersionNs), Math.round(1000 / 2 + (1000 + 1.5e6) / 4));
 });
 
-const c = (id: string, offsetNs: number, rootDistanceNs: number, jitterNs = 1000, stratum = 2): Candidate => ({ id, offsetNs, rootDistanceNs, jitterNs, stratum });
+const c = (id: string, offsetNs: number, rootDistanceNs: number, jitterNs = 1000, stratum = 2): Candidate => ({
+  id,
+  offsetNs,
+  rootDistanceNs,
+  jitterNs,
+  stratum,
+});
 
 test('intersection: a majority interval is found; a lone falseticker is rejected', () => {
   const cands = [c('a', 0, 1e6), c('b', 2e5, 1e6), c('c', -1e5, 1e6), c('liar', 50e6, 1e6)];

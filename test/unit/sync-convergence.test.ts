@@ -27,7 +27,19 @@ interface Run {
  * sysFreqPpm·(T - START); its virtual clock maps sys -> node. The server
  * tells true time exactly. One-way delays are base + exponential jitter.
  */
-function simulate(seed: number, o: { sysOffsetNs: bigint; sysFreqPpm: number; baseDelayNs: number; jitterNs: number; durationS: number; minPoll: number; maxPoll: number; savedFreqPpm?: number }): Run & { firstFreqErrorPpm: number; savedFreqPpm: number } {
+function simulate(
+  seed: number,
+  o: {
+    sysOffsetNs: bigint;
+    sysFreqPpm: number;
+    baseDelayNs: number;
+    jitterNs: number;
+    durationS: number;
+    minPoll: number;
+    maxPoll: number;
+    savedFreqPpm?: number;
+  },
+): Run & { firstFreqErrorPpm: number; savedFreqPpm: number } {
   const rng: Rng = seededRng(seed);
   const net = seededRng(seed ^ 0x5eed);
   const sysAt = (T: bigint): bigint => T + o.sysOffsetNs + BigInt(Math.round(Number(T - START) * o.sysFreqPpm * 1e-6));
@@ -194,7 +206,13 @@ function skewJumps(seed: number, c: number): number {
   for (let i = 0; i < 600; i++) {
     const excess = rng.float() * 100_000;
     const noise = (rng.float() + rng.float() + rng.float() - 1.5) * 40_000;
-    const r = d.update({ offsetNs: BigInt(Math.round(-clockErrNs + c * excess + noise)), localNs: BigInt(i) * S, errorNs: 0, leap: 0, delayNs: 100_000 + excess });
+    const r = d.update({
+      offsetNs: BigInt(Math.round(-clockErrNs + c * excess + noise)),
+      localNs: BigInt(i) * S,
+      errorNs: 0,
+      leap: 0,
+      delayNs: 100_000 + excess,
+    });
     clockErrNs += Number(r.phaseNs) + d.freqPpm * 1e3;
     if (i >= 64) maxPhaseNs = Math.max(maxPhaseNs, Math.abs(Number(r.phaseNs)));
   }

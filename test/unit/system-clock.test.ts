@@ -85,7 +85,8 @@ test('a slew runs at a rate in proportion to it, cooked time counts it done, and
     c.apply({ type: 'slew', offsetNs }, k.sys);
     const rate = k.freq;
     assert.ok(Math.abs(rate) <= 500);
-    if (Math.abs(offsetNs) < 500_000) assert.ok(Math.abs(Math.abs(rate) - Math.abs(offsetNs) / 1e3) < 1e-6, `a small slew lasts 1 s: ${rate} ppm for ${offsetNs} ns`);
+    if (Math.abs(offsetNs) < 500_000)
+      assert.ok(Math.abs(Math.abs(rate) - Math.abs(offsetNs) / 1e3) < 1e-6, `a small slew lasts 1 s: ${rate} ppm for ${offsetNs} ns`);
     // Halfway: cooked time already shows the whole correction.
     const end = c.slewEndSysNs()!;
     const half = Number(end - k.sys) / 2;

@@ -13,7 +13,15 @@ import { seededRng } from '../../src/util/rng.js';
 
 const S = 1_000_000_000n;
 const T0 = 1_795_219_200n * S;
-const SERVER: ServerState = { leap: 0, stratum: 2, precisionLog2: -20, refId: 0x0a000001, referenceNs: T0 - 10n * S, rootDelayNs: 1_000_000, rootDispersionNs: 500_000 };
+const SERVER: ServerState = {
+  leap: 0,
+  stratum: 2,
+  precisionLog2: -20,
+  refId: 0x0a000001,
+  referenceNs: T0 - 10n * S,
+  rootDelayNs: 1_000_000,
+  rootDispersionNs: 500_000,
+};
 
 function exchange(opts: { clientOffsetNs?: bigint; state?: ServerState } = {}) {
   const rng = seededRng(1);
@@ -128,7 +136,8 @@ test('requests carry a random transmit timestamp and leap 3; no two alike', () =
 
 test('server reference response: modes, echoes, timestamps, dispersion growth; unsynchronised = leap 3, stratum 16', () => {
   const { reqPkt } = exchange();
-  const rx = T0, tx = T0 + 5000n;
+  const rx = T0,
+    tx = T0 + 5000n;
   const r = buildResponse({ ...reqPkt, version: 3, poll: 7 }, rx, tx, SERVER)!;
   assert.equal([r.mode, r.version, r.poll, r.stratum, r.leap, r.refId], [4, 3, 7, 2, 0, 0x0a000001]);
   assert.is(r.originTs, reqPkt.transmitTs);

@@ -92,7 +92,10 @@ export class BoardDaemon {
       if (this.exit) throw new Error(`daemon exited (${JSON.stringify(this.exit)}) waiting for ${what}:\n${this.log.slice(-2000)}`);
       const s = await this.status();
       if (s && cond(s)) return s;
-      if (Date.now() > end) throw new Error(`timed out after ${limitMs} ms waiting for ${what}; last: ${s ? JSON.stringify({ role: s.role, synced: s.synced, source: s.source }) : 'no status'}`);
+      if (Date.now() > end)
+        throw new Error(
+          `timed out after ${limitMs} ms waiting for ${what}; last: ${s ? JSON.stringify({ role: s.role, synced: s.synced, source: s.source }) : 'no status'}`,
+        );
       await sleep(100);
     }
   }
@@ -114,7 +117,16 @@ export class BoardDaemon {
 /** The kernel clock as adjtimex reads it, for the result file. */
 export function kernel(): Pick<KernelClock, 'state' | 'synced' | 'pll' | 'leap' | 'offsetNs' | 'freqPpm' | 'maxErrorUs' | 'estErrorUs'> {
   const k = readKernelClock();
-  return { state: k.state, synced: k.synced, pll: k.pll, leap: k.leap, offsetNs: k.offsetNs, freqPpm: k.freqPpm, maxErrorUs: k.maxErrorUs, estErrorUs: k.estErrorUs };
+  return {
+    state: k.state,
+    synced: k.synced,
+    pll: k.pll,
+    leap: k.leap,
+    offsetNs: k.offsetNs,
+    freqPpm: k.freqPpm,
+    maxErrorUs: k.maxErrorUs,
+    estErrorUs: k.estErrorUs,
+  };
 }
 
 /** The kernel clock's offset from the upstream (upstream − guest), ns: the least-delay of `count` queries. */
@@ -155,10 +167,16 @@ export async function jumpUpstream(ms: number): Promise<void> {
 
 /** The `sample` lines of a daemon log (debug level): each accepted sample's offset, ns. */
 export function sampleOffsetsNs(log: string): number[] {
-  return log.split('\n').filter((l) => /^DEBUG sample /.test(l)).map((l) => Number(/ offset_ns=(-?\d+)/.exec(l)?.[1]));
+  return log
+    .split('\n')
+    .filter((l) => /^DEBUG sample /.test(l))
+    .map((l) => Number(/ offset_ns=(-?\d+)/.exec(l)?.[1]));
 }
 
 /** The result file the host test asserts on. */
 export function writeResult(result: unknown): void {
-  writeFileSync(path.join(DIR, 'result.json'), JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+  writeFileSync(
+    path.join(DIR, 'result.json'),
+    JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2),
+  );
 }

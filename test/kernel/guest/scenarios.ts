@@ -10,7 +10,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { writeState } from '../../../src/daemon/state.js';
 import { monotonicRawNs, readKernelClock, realtimeNs } from '../../../src/native/clock.js';
-import { BoardDaemon, boardConfig, cli, DIR, errorToUpstreamNs, jumpUpstream, kernel, nowIso, run, sampleOffsetsNs, SOCKET, STATE_DIR, writeResult } from './board.js';
+import {
+  BoardDaemon,
+  boardConfig,
+  cli,
+  DIR,
+  errorToUpstreamNs,
+  jumpUpstream,
+  kernel,
+  nowIso,
+  run,
+  sampleOffsetsNs,
+  SOCKET,
+  STATE_DIR,
+  writeResult,
+} from './board.js';
 
 /**
  * Steps of the kernel clock: REALTIME − MONOTONIC_RAW moving by more than
@@ -52,7 +66,8 @@ async function untilKernel(what: string, cond: (k: ReturnType<typeof kernel>) =>
 async function notifyReceiver(): Promise<{ socket: string; messages: () => string[]; stop: () => void }> {
   const socket = path.join(DIR, 'notify.sock');
   const file = path.join(DIR, 'notify.log');
-  const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nf=open(sys.argv[2],"a")\nwhile True:\n  f.write(s.recv(4096).decode()+"\\n\\x1e\\n"); f.flush()\n';
+  const py =
+    'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nf=open(sys.argv[2],"a")\nwhile True:\n  f.write(s.recv(4096).decode()+"\\n\\x1e\\n"); f.flush()\n';
   const child = spawn('python3', ['-c', py, socket, file], { stdio: 'ignore' });
   const end = Date.now() + 10_000;
   while (!existsSync(socket) && Date.now() < end) await sleep(20);
@@ -140,7 +155,8 @@ async function drift(): Promise<void> {
   }
   const mx = xs.reduce((p, q) => p + q, 0) / xs.length;
   const my = ys.reduce((p, q) => p + q, 0) / ys.length;
-  let sxy = 0, sxx = 0;
+  let sxy = 0,
+    sxx = 0;
   for (let i = 0; i < xs.length; i++) {
     sxy += (xs[i]! - mx) * (ys[i]! - my);
     sxx += (xs[i]! - mx) ** 2;
