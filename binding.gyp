@@ -21,6 +21,7 @@
           "sources": [
             "native/addresses.cc",
             "native/clock.cc",
+            "native/interleave.cc",
             "native/layout.cc",
             "native/loadgen.cc",
             "native/notify.cc",

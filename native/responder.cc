@@ -21,6 +21,7 @@ void Put32(uint8_t* p, uint32_t v) {
   p[2] = (v >> 8) & 0xff;
   p[3] = v & 0xff;
 }
+uint64_t Get64(const uint8_t* p) { return (static_cast<uint64_t>(Get32(p)) << 32) | Get32(p + 4); }
 void Put64(uint8_t* p, uint64_t v) {
   Put32(p, static_cast<uint32_t>(v >> 32));
   Put32(p + 4, static_cast<uint32_t>(v));
@@ -146,22 +147,45 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
   }
   Put64(out + 16, reference_ntp_);
   std::memcpy(out + 24, req + 40, 8);  // origin = the request's transmit
-  Put64(out + 32, UnixNsToNtp64(rx_node_ns));
+  // The lowest bit of a receive stamp is set and of a basic transmit stamp clear (as chrony
+  // does), so a request's origin tells whether it names one of our RX stamps (RFC 9769 §3).
+  uint64_t rx_ntp = UnixNsToNtp64(rx_node_ns) | 1;
+  Put64(out + 32, rx_ntp);
   std::memset(out + 40, 0, 8);
+  // RFC 9769 §3: a request in interleaved form is NTPv4 and its origin is one of our RX stamps
+  // (low bit set) while its receive and transmit differ. Its reply is stamped and kept; and if
+  // the reply to the request that origin names was stamped, this answer carries that TX time,
+  // with origin = the request's receive (the client's RX stamp of that reply).
+  if (!kod && mode == 3 && version == 4 && interleave.enabled() && (req[31] & 1) &&
+      std::memcmp(req + 32, req + 40, 8) != 0) {
+    pending->rx_key = rx_ntp;
+    pending->peer_hash = PeerHash(addr16);
+    pending->tx_interleaved = interleave.Take(Get64(req + 24), pending->peer_hash);
+    if (pending->tx_interleaved != 0) std::memcpy(out + 24, req + 32, 8);
+  }
   if (kod)
     counters[std::strcmp(kod, "RATE") == 0 ? kKodRate : kKodDeny]++;
   else
     counters[kAnswered]++;
+  if (pending->tx_interleaved != 0) counters[kAnsweredInterleaved]++;
   return Verdict::kAnswer;
+}
+
+uint32_t PeerHash(const uint8_t addr16[16]) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (int i = 0; i < 16; i++) h = (h ^ addr16[i]) * 16777619u;
+  return h;
 }
 
 void Responder::SetState(const ServerState& s) {
   state = s;
+  if (s.step_epoch != step_epoch_) interleave.Flush();
+  step_epoch_ = s.step_epoch;
   reference_ntp_ = s.has_reference ? UnixNsToNtp64(s.reference_ns) : 0;
 }
 
 void Responder::Finish(uint8_t* out, const PendingResponse& p, uint64_t tx_ntp) const {
-  Put64(out + 40, tx_ntp);
+  Put64(out + 40, p.tx_interleaved != 0 ? p.tx_interleaved : tx_ntp & ~1ull);
   if (!p.key) return;
   uint8_t digest[64];
   ComputeDigest(*p.key, out, kHeader, digest);

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "access.h"
+#include "interleave.h"
 #include "ntp_mac.h"
 #include "server_state.h"
 
@@ -28,6 +29,7 @@ enum Counter : int {
   kKodDeny,
   kDropTruncated,
   kSendErrors,
+  kAnsweredInterleaved,  // answers that carried an earlier reply's kernel TX stamp (RFC 9769)
   kCounterCount
 };
 
@@ -35,7 +37,7 @@ enum Counter : int {
 constexpr const char* kCounterNames[] = {
     "received",   "answered",        "slowPath",   "dropMalformed",       "dropUnsupportedMode",
     "dropDenied", "dropRateLimited", "dropBadMac", "dropUnauthenticated", "kodRate",
-    "kodDeny",    "dropTruncated",   "sendErrors"};
+    "kodDeny",    "dropTruncated",   "sendErrors", "answeredInterleaved"};
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == kCounterCount,
               "a counter without a name");
 
@@ -50,7 +52,16 @@ struct PendingResponse {
   const NtpKey* key = nullptr;  // sign with this key...
   uint32_t key_id = 0;
   size_t digest_len = 0;  // ...cutting the digest to this length
+  // Interleaved mode (RFC 9769): nonzero when this reply's kernel TX stamp is to be kept under
+  // this RX key (the request asked in interleaved form) for the client's next request...
+  uint64_t rx_key = 0;
+  uint32_t peer_hash = 0;
+  // ...and nonzero when the reply is interleaved: its transmit is an earlier reply's TX stamp.
+  uint64_t tx_interleaved = 0;
 };
+
+// A cheap hash of a peer address, so one client's interleaved stamps are never served to another.
+uint32_t PeerHash(const uint8_t addr16[16]);
 
 struct ResponderConfig {
   bool deny_kod = true;       // denied clients get a DENY KoD (rationed) instead of silence
@@ -66,6 +77,7 @@ class Responder {
   RateLimiter limiter;
   KeyTable keys;
   ResponderConfig config;
+  InterleaveTable interleave;  // empty (off) until sized
 
   // Judges one datagram. On kAnswer, `out` holds the response with every
   // field but the transmit timestamp, and `pending` says how to finish it.
@@ -76,11 +88,13 @@ class Responder {
   // Writes the transmit timestamp and the MAC (which covers it).
   void Finish(uint8_t* out, const PendingResponse& pending, uint64_t tx_ntp) const;
 
-  // Replaces the state, with what every answer derives from it worked out once.
+  // Replaces the state, with what every answer derives from it worked out once. A new step
+  // epoch flushes the interleave table: stamps from before a step are on another time line.
   void SetState(const ServerState& s);
 
  private:
   uint64_t reference_ntp_ = 0;  // state.reference_ns on the wire, converted once
+  uint32_t step_epoch_ = 0;
 };
 
 }  // namespace ct

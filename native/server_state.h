@@ -22,6 +22,7 @@ struct ServerState {
   int64_t ref_sys_ns = 0;
   int64_t ref_node_ns = 0;
   double freq_ppm = 0;
+  uint32_t step_epoch = 0;  // changes on every step of the node clock
 
   int64_t NodeNs(int64_t sys_ns) const {
     int64_t elapsed = sys_ns - ref_sys_ns;

@@ -300,6 +300,10 @@ void UdpEndpoint::DrainErrQueue() {
     }
     if (got == 0) continue;
     if (tx_outstanding_ > 0) tx_outstanding_--;
+    // A reply the responder stamped for interleaved mode: kept natively, in node time.
+    if (responder_ &&
+        responder_->interleave.Stamp(id, UnixNsToNtp64(responder_->state.NodeNs(ns)) & ~1ull))
+      continue;
     uint8_t* r = tx_slab_ + count * kTxRecord;
     Put32(r + txrec::kId, id);
     r[txrec::kSource] = kStampKernelTx;

@@ -46,12 +46,19 @@ size_t UdpEndpoint::Respond(int n) {
       h.msg_iov = &resp_iovs_[out];
       h.msg_iovlen = 1;
       out++;
+      uint8_t* ctrl = &resp_ctrl_[(out - 1) * kCtrlBytes];
+      // Interleaved mode: this reply's kernel TX stamp is kept for the client's next request.
+      bool stamp = resp_pending_[out - 1].rx_key != 0 && tx_stamps_;
+      if (!stamp) resp_pending_[out - 1].rx_key = 0;
       // On a wildcard bind, answer from the address the request was sent to
       // (multi-homed hosts); a socket bound to one address needs no cmsg.
-      if (!wildcard_) continue;
-      uint8_t* ctrl = &resp_ctrl_[(out - 1) * kCtrlBytes];
+      if (!wildcard_ && !stamp) continue;
       std::memset(ctrl, 0, kCtrlBytes);
       h.msg_control = ctrl;
+      if (!wildcard_) {
+        h.msg_controllen = AppendTxStampRequest(ctrl, kCtrlBytes);
+        continue;
+      }
       struct cmsghdr* c = reinterpret_cast<struct cmsghdr*>(ctrl);
       uint32_t ifindex;
       std::memcpy(&ifindex, rec_p + rec::kIfIndex, 4);
@@ -73,6 +80,9 @@ size_t UdpEndpoint::Respond(int n) {
         std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
         h.msg_controllen = CMSG_SPACE(sizeof pi);
       }
+      if (stamp)
+        h.msg_controllen +=
+            AppendTxStampRequest(ctrl + h.msg_controllen, kCtrlBytes - h.msg_controllen);
     }
   }
   if (out > 0) {
@@ -85,6 +95,13 @@ size_t UdpEndpoint::Respond(int n) {
       if (k <= 0) {
         counters_[kSendErrors] += out - sent;
         break;
+      }
+      // The kernel numbers stamped sends in order (OPT_ID): the replies sent are the ids taken.
+      for (size_t j = sent; j < sent + static_cast<size_t>(k); j++) {
+        const PendingResponse& p = resp_pending_[j];
+        if (p.rx_key == 0) continue;
+        r.interleave.Expect(p.rx_key, p.peer_hash, next_tx_id_++);
+        tx_outstanding_++;
       }
       sent += static_cast<size_t>(k);
     }
@@ -157,6 +174,7 @@ Napi::Value UdpEndpoint::SetServerState(const Napi::CallbackInfo& info) {
     s.ref_sys_ns = BigOr(o, "refSysNs", 0);
     s.ref_node_ns = BigOr(o, "refNodeNs", 0);
     s.freq_ppm = NumOr(o, "freqPpm", 0);
+    s.step_epoch = static_cast<uint32_t>(NumOr(o, "stepEpoch", 0));
     responder_->SetState(s);
   }
   return info.Env().Undefined();
@@ -201,10 +219,15 @@ Napi::Value UdpEndpoint::SetKeys(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setResponderConfig({ requireAuth })
+// setResponderConfig({ requireAuth, interleavedEntries })
 Napi::Value UdpEndpoint::SetResponderConfig(const Napi::CallbackInfo& info) {
-  if (responder_)
-    responder_->config.require_auth = info[0].As<Napi::Object>().Get("requireAuth").ToBoolean();
+  if (responder_) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    responder_->config.require_auth = o.Get("requireAuth").ToBoolean();
+    // Interleaved mode's table: resized (and so emptied) only when its size changes.
+    size_t entries = static_cast<size_t>(NumOr(o, "interleavedEntries", 0));
+    if (entries != responder_->interleave.requested()) responder_->interleave.Resize(entries);
+  }
   return info.Env().Undefined();
 }
 

@@ -18,6 +18,8 @@ options:
   --key ID         authenticate with this key (needs --keyfile)
   --keyfile FILE   key file in chrony's format (ID TYPE KEY)
   --ntp-version N  NTP version to send, 1..4 (default 4)
+  --interleaved    ask in interleaved form from the second request on (RFC 9769; chrony's
+                   xleave): answers that carry the server's real transmit time are marked
   --json           print a JSON array, one object per server`;
 
 const LEAP = ['none', 'insert', 'delete', 'unsynchronised'];
@@ -44,7 +46,8 @@ function toJson(r: QueryResult): object {
     root_dispersion_ns: b ? Math.round(b.rootDispersionNs) : null,
     precision_log2: b?.precisionLog2 ?? null,
     poll_log2: b?.pollLog2 ?? null,
-    samples: r.samples.map((s) => ({ offset_ns: s.offsetNs.toString(), delay_ns: Math.round(s.delayNs) })),
+    samples: r.samples.map((s) => ({ offset_ns: s.offsetNs.toString(), delay_ns: Math.round(s.delayNs), interleaved: s.interleaved })),
+    interleaved: r.samples.filter((s) => s.interleaved).length,
     rejects: r.rejects,
   };
 }
@@ -56,7 +59,7 @@ function toText(r: QueryResult): string {
     `${r.server} (${r.address})  stratum ${b.stratum}  refid ${b.refIdText}  leap ${LEAP[b.leap]}`,
     `  offset ${sec(b.offsetNs, true)}  delay ${sec(b.delayNs)}  dispersion ${sec(b.dispersionNs)}`,
     `  root delay ${sec(b.rootDelayNs)}  root dispersion ${sec(b.rootDispersionNs)}  precision 2^${b.precisionLog2} s  poll 2^${b.pollLog2} s`,
-    `  ${r.samples.length} answer(s)${Object.keys(r.rejects).length ? `, rejected: ${JSON.stringify(r.rejects)}` : ''}`,
+    `  ${r.samples.length} answer(s)${r.samples.some((s) => s.interleaved) ? `, ${r.samples.filter((s) => s.interleaved).length} interleaved` : ''}${Object.keys(r.rejects).length ? `, rejected: ${JSON.stringify(r.rejects)}` : ''}`,
   ].join('\n');
 }
 
@@ -73,6 +76,7 @@ export const command: Command = {
         keyfile: { type: 'string' },
         'ntp-version': { type: 'string' },
         json: { type: 'boolean' },
+        interleaved: { type: 'boolean' },
       });
       if (positionals.length === 0) throw new UsageError('name at least one server');
       const keyId = values.key === undefined ? undefined : intOption('key', str('key'), 0, 1, 0xffff_ffff);
@@ -86,6 +90,7 @@ export const command: Command = {
         version: intOption('ntp-version', str('ntp-version'), 4, 1, 4),
         ...(keyId !== undefined ? { keyId } : {}),
         ...(keys ? { keys } : {}),
+        interleaved: values.interleaved === true,
         rng: cryptoRng((b) => webcrypto.getRandomValues(b)),
       });
       if (values.json) console.log(JSON.stringify(results.map(toJson), null, 2));

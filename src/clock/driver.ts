@@ -19,6 +19,8 @@ export interface ClockModel {
   refSysNs: bigint;
   refNodeNs: bigint;
   freqPpm: number;
+  /** Counts the steps of the node clock: stamps from before a step are on another time line (interleaved mode drops them). */
+  stepEpoch?: number;
 }
 
 export interface ClockDriver {

@@ -53,6 +53,7 @@ interface Slew {
 }
 
 export class SystemClock implements ClockDriver {
+  #stepEpoch = 0;
   readonly mode = 'system' as const;
   readonly #k: KernelPort;
   readonly #maxSlewPpm: number;
@@ -90,6 +91,7 @@ export class SystemClock implements ClockDriver {
   apply(cmd: ClockCommand, _sysNs?: bigint): void {
     switch (cmd.type) {
       case 'step': {
+        this.#stepEpoch++;
         // Cooked time counted the slew in progress as done: the step carries it.
         const now = this.#k.realtimeNs();
         const pending = this.#pendingNs(now);
@@ -136,7 +138,12 @@ export class SystemClock implements ClockDriver {
   }
 
   model(sysNs: bigint): ClockModel {
-    return { refSysNs: sysNs, refNodeNs: sysNs, freqPpm: 0 };
+    return { refSysNs: sysNs, refNodeNs: sysNs, freqPpm: 0, stepEpoch: this.#stepEpoch };
+  }
+
+  /** Someone else stepped the kernel clock (or the kernel repeated a second): stamps from before are on another time line. */
+  noteExternalStep(): void {
+    this.#stepEpoch++;
   }
 
   slewEndSysNs(): bigint | null {

@@ -21,6 +21,7 @@ export class VirtualClock implements ClockDriver {
   #refNode: bigint;
   #freqPpm: number;
   #slewRemainNs = 0; // signed, still to apply from #refSys on
+  #stepEpoch = 0;
   readonly #slewRatePpm: number;
 
   constructor(o: VirtualClockOptions) {
@@ -62,11 +63,13 @@ export class VirtualClock implements ClockDriver {
    */
   absorbSystemJump(jumpNs: bigint): void {
     this.#refSys += jumpNs;
+    this.#stepEpoch++;
   }
 
   apply(cmd: ClockCommand, sysNs: bigint): void {
     switch (cmd.type) {
       case 'step':
+        this.#stepEpoch++;
         this.#rebase(sysNs);
         // A step supersedes any slew: cooked time already counted it.
         this.#refNode += cmd.offsetNs + BigInt(Math.round(this.#slewRemainNs));
@@ -88,7 +91,7 @@ export class VirtualClock implements ClockDriver {
   model(sysNs: bigint): ClockModel {
     const slewing = this.#slewRemainNs !== 0 && this.slewEndSysNs()! > sysNs;
     const rate = slewing ? Math.sign(this.#slewRemainNs) * this.#slewRatePpm : 0;
-    return { refSysNs: sysNs, refNodeNs: this.nodeNs(sysNs), freqPpm: this.#freqPpm + rate };
+    return { refSysNs: sysNs, refNodeNs: this.nodeNs(sysNs), freqPpm: this.#freqPpm + rate, stepEpoch: this.#stepEpoch };
   }
 
   slewEndSysNs(): bigint | null {

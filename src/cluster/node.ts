@@ -25,6 +25,8 @@ export interface ClusterNodeConfig {
   /** Poll range for the elected server, log2 s (default 0..4: a LAN can afford it and clients settle fast). */
   leaderMinPollLog2?: number;
   leaderMaxPollLog2?: number;
+  /** Ask the elected server in interleaved form (RFC 9769); default true: clocktower servers keep their TX stamps. */
+  leaderInterleaved?: boolean;
   /** Servers beyond the cluster; synchronising to one makes this node outrank the others. */
   upstream?: SourceConfig[];
   /** The operator vouches for this node's clock: it is a reference at its local stratum. */
@@ -239,6 +241,7 @@ export class ClusterNode {
       maxPollLog2: this.#cfg.leaderMaxPollLog2 ?? 4,
       iburst: true,
       keyId: null,
+      interleaved: this.#cfg.leaderInterleaved ?? true,
     };
     this.#sync(out, this.sync.addSource(src, now.monoNs), now, rng);
   }

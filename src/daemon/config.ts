@@ -44,6 +44,8 @@ export interface UpstreamConfig {
   maxPollLog2: number;
   iburst: boolean;
   keyId: number | null;
+  /** Ask in interleaved form (RFC 9769; chrony's xleave). */
+  interleaved: boolean;
 }
 
 export interface BroadcastConfig {
@@ -67,6 +69,8 @@ export interface Config {
     requireAuth: boolean;
     /** Extra server threads per listener (SO_REUSEPORT); 0: the main thread alone. */
     threads: number;
+    /** Replies whose kernel TX stamps are kept for interleaved clients (RFC 9769); 0: basic mode only. */
+    interleavedEntries: number;
     broadcast: BroadcastConfig | null;
     broadcastClient: boolean;
   };
@@ -78,6 +82,8 @@ export interface Config {
     multicast: HostPort | null;
     heartbeatNs: bigint;
     preempt: boolean;
+    /** Follow the elected server in interleaved mode (RFC 9769): its replies carry their real transmit times. */
+    interleaved: boolean;
   };
   upstream: { servers: UpstreamConfig[] };
   clock: {
@@ -127,8 +133,8 @@ socket = ${JSON.stringify(path.join(dir, 'clocktower.sock'))}
 
 const TABLES: Record<string, string[]> = {
   node: ['id', 'priority'],
-  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client', 'threads'],
-  cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt'],
+  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client', 'threads', 'interleaved_entries'],
+  cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt', 'interleaved'],
   upstream: ['servers'],
   clock: ['mode', 'start', 'step_threshold', 'local_stratum', 'trusted', 'allow_backwards'],
   state: ['dir', 'save_interval'],
@@ -193,7 +199,7 @@ export function parseConfig(text: string, file: string): Config {
     .map((v, i) => {
       const key = `upstream.servers.${i + 1}`;
       if (typeof v === 'string') return upstreamEntry(r, key, { address: v });
-      return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key']));
+      return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key', 'interleaved']));
     });
 
   const mode = r.get(clock, 'clock', 'mode', oneOf('virtual', 'system'), 'virtual');
@@ -230,6 +236,7 @@ export function parseConfig(text: string, file: string): Config {
       keys: ((k) => (k === null ? null : rel(k)))(r.get(ntp, 'ntp', 'keys', filePath, null as string | null)),
       requireAuth: r.get(ntp, 'ntp', 'require_auth', bool, false),
       threads: r.get(ntp, 'ntp', 'threads', int(0, 64), 0),
+      interleavedEntries: r.get(ntp, 'ntp', 'interleaved_entries', int(0, 1 << 20), 4096),
       broadcast,
       broadcastClient: r.get(ntp, 'ntp', 'broadcast_client', bool, false),
     },
@@ -241,6 +248,7 @@ export function parseConfig(text: string, file: string): Config {
       multicast: multicast ? { host: CLUSTER_MULTICAST_GROUP, port: listenCluster.port } : null,
       heartbeatNs: BigInt(Math.round(r.get(cluster, 'cluster', 'heartbeat', duration(100e6, 60e9), 1e9))),
       preempt: r.get(cluster, 'cluster', 'preempt', bool, false),
+      interleaved: r.get(cluster, 'cluster', 'interleaved', bool, true),
     },
     upstream: { servers },
     clock: {
@@ -275,6 +283,7 @@ function upstreamEntry(r: Reader, key: string, t: Table): UpstreamConfig {
     maxPollLog2: r.get(t, key, 'maxpoll', pollLog2, 10),
     iburst: r.get(t, key, 'iburst', bool, true),
     keyId: r.get(t, key, 'key', int(1, 2 ** 32 - 1), null as number | null),
+    interleaved: r.get(t, key, 'interleaved', bool, false),
   };
   if (e.minPollLog2 > e.maxPollLog2) r.fail(`${key}.minpoll`, `minpoll ${e.minPollLog2} is above maxpoll ${e.maxPollLog2}`);
   return e;

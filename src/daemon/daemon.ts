@@ -149,6 +149,7 @@ export class Daemon {
       },
       sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20 },
       upstream,
+      leaderInterleaved: cfg.cluster.interleaved,
       trusted: cfg.clock.trusted,
       allowBackwards: cfg.clock.allowBackwards,
       persistIntervalNs: cfg.state.saveIntervalNs,
@@ -244,10 +245,12 @@ export class Daemon {
         this.clock.absorbSystemJump(jump);
         this.#pushState();
         this.#log.warn('the system clock was stepped; the virtual clock carries on', { jump_ms: jumpMs });
-      } else if (isLeapSecond(jump, readKernelClock().state)) {
-        this.#log.info('leap second: the kernel repeated a second', { jump_ms: jumpMs });
       } else {
-        this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
+        // The served clock moved: interleaved TX stamps from before are dropped.
+        if (this.clock instanceof SystemClock) this.clock.noteExternalStep();
+        this.#pushState();
+        if (isLeapSecond(jump, readKernelClock().state)) this.#log.info('leap second: the kernel repeated a second', { jump_ms: jumpMs });
+        else this.#log.warn('the system clock was stepped by something else', { jump_ms: jumpMs });
       }
     }
     return sys;

@@ -119,6 +119,7 @@ export class NtpListeners {
       target.setAccess({ allow: ntp.allow, deny: ntp.deny, denyAction: ntp.denyAction });
       target.setRateLimit(ntp.rateLimit);
       target.setKeys(keys, { requireAuth: ntp.requireAuth });
+      target.setInterleaved(ntp.interleavedEntries);
     }
   }
 

@@ -30,6 +30,7 @@ export async function resolveUpstreams(cfg: Config, log: Logger): Promise<Source
       maxPollLog2: u.maxPollLog2,
       iburst: u.iburst,
       keyId: u.keyId,
+      interleaved: u.interleaved,
     });
   }
   return out;

@@ -77,7 +77,7 @@ export interface NativeUdpEndpoint {
   setAccess(allow: Uint8Array, deny: Uint8Array, denyKod: boolean): void;
   setRateLimit(r: { enabled: boolean; intervalS: number; burst: number; kodIntervalS: number }): void;
   setKeys(keys: Array<[number, number, Uint8Array]>): void;
-  setResponderConfig(c: { requireAuth: boolean }): void;
+  setResponderConfig(c: { requireAuth: boolean; interleavedEntries: number }): void;
   setBroadcast(on: boolean): void;
   setMembership(join: boolean, family: 4 | 6, group: string, ifAddr: string, ifIndex: number): void;
   setMulticastSend(family: 4 | 6, ifAddr: string, ifIndex: number, hops: number, loop: boolean): void;
@@ -94,6 +94,8 @@ export interface NativeServerState {
   refSysNs: bigint;
   refNodeNs: bigint;
   freqPpm: number;
+  /** Changes on every step of the node clock: the interleave table is flushed. */
+  stepEpoch: number;
 }
 
 export interface NativeBinding {

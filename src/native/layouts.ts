@@ -51,6 +51,7 @@ export const SERVER_COUNTERS = [
   'kodDeny',
   'dropTruncated',
   'sendErrors',
+  'answeredInterleaved',
 ] as const;
 
 /** Key types by the index the responder takes (native/ntp_mac.h KeyType). */

@@ -15,7 +15,7 @@ import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
 import type { ServerState } from '../ntp/wire.js';
 import { ClocktowerError } from '../util/errors.js';
-import { COUNTER_BYTES, SERVER_COUNTERS, type AccessOptions, type RateLimitOptions, type ServerCounter } from './server.js';
+import { COUNTER_BYTES, MAX_INTERLEAVED_ENTRIES, SERVER_COUNTERS, type AccessOptions, type RateLimitOptions, type ServerCounter } from './server.js';
 import { RecordBatch } from './udp.js';
 
 export interface ServerThreadsOptions {
@@ -36,6 +36,7 @@ export type ToWorker =
   | { op: 'access'; access: AccessOptions }
   | { op: 'rateLimit'; rateLimit: RateLimitOptions | null }
   | { op: 'keys'; keys: KeyRing; requireAuth: boolean }
+  | { op: 'interleaved'; entries: number }
   | { op: 'ping'; id: number }
   | { op: 'close' };
 
@@ -131,6 +132,11 @@ export class ServerThreads {
   }
   setKeys(keys: KeyRing, opts: { requireAuth?: boolean } = {}): void {
     this.#post({ op: 'keys', keys, requireAuth: opts.requireAuth ?? false });
+  }
+  /** Each worker keeps its own table: SO_REUSEPORT sends one client's requests to one socket. */
+  setInterleaved(entries: number): void {
+    if (!Number.isInteger(entries) || entries < 0 || entries > MAX_INTERLEAVED_ENTRIES) throw new RangeError(`interleaved entries must be an integer 0..${MAX_INTERLEAVED_ENTRIES}`);
+    this.#post({ op: 'interleaved', entries });
   }
 
   /** Resolves when every worker has applied every setter posted before it. */

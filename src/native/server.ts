@@ -46,6 +46,11 @@ export const SERVER_RCVBUF_BYTES = 1 << 20;
 /** Bytes of one server's counter block. */
 export const COUNTER_BYTES = SERVER_COUNTERS.length * 8;
 
+/** Replies remembered for interleaved mode (RFC 9769) unless told otherwise: 4096 × 32 bytes. */
+export const DEFAULT_INTERLEAVED_ENTRIES = 4096;
+/** The largest interleave table a server takes. */
+export const MAX_INTERLEAVED_ENTRIES = 1 << 20;
+
 export interface NtpServerOptions extends UdpOptions {
   /**
    * Count into this shared memory (COUNTER_BYTES long) instead of the
@@ -56,6 +61,7 @@ export interface NtpServerOptions extends UdpOptions {
 
 export class NtpServer extends UdpEndpoint {
   readonly #counters: BigUint64Array;
+  readonly #config = { requireAuth: false, interleavedEntries: DEFAULT_INTERLEAVED_ENTRIES };
 
   constructor(opts: NtpServerOptions, handlers: UdpHandlers = {}) {
     // 1 MiB of queue (2 MiB granted where rmem_max allows): at 100k requests/s
@@ -73,6 +79,18 @@ export class NtpServer extends UdpEndpoint {
       this.native.enableResponder();
       this.#counters = new BigUint64Array(this.native.counters);
     }
+    this.native.setResponderConfig(this.#config);
+  }
+
+  /**
+   * Interleaved mode (RFC 9769): how many replies' kernel TX stamps are kept
+   * for clients that ask in interleaved form (0: answer every request in
+   * basic mode). Only those clients' replies are stamped; the oldest go first.
+   */
+  setInterleaved(entries: number): void {
+    if (!Number.isInteger(entries) || entries < 0 || entries > MAX_INTERLEAVED_ENTRIES) throw new RangeError(`interleaved entries must be an integer 0..${MAX_INTERLEAVED_ENTRIES}`);
+    this.#config.interleavedEntries = entries;
+    this.native.setResponderConfig(this.#config);
   }
 
   /**
@@ -95,6 +113,7 @@ export class NtpServer extends UdpEndpoint {
       refSysNs: clock.refSysNs,
       refNodeNs: clock.refNodeNs,
       freqPpm: clock.freqPpm,
+      stepEpoch: clock.stepEpoch ?? 0,
     });
   }
 
@@ -112,7 +131,8 @@ export class NtpServer extends UdpEndpoint {
   /** Keys requests may be signed with; answers are signed with the request's key. */
   setKeys(keys: KeyRing, opts: { requireAuth?: boolean } = {}): void {
     this.native.setKeys([...keys.values()].map((k) => [k.id, (KEY_TYPES as readonly KeyType[]).indexOf(k.type), k.secret]));
-    this.native.setResponderConfig({ requireAuth: opts.requireAuth ?? false });
+    this.#config.requireAuth = opts.requireAuth ?? false;
+    this.native.setResponderConfig(this.#config);
   }
 
   counters(): Record<ServerCounter, bigint> {

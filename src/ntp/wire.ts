@@ -25,6 +25,16 @@ export interface Outstanding {
   version: number;
   mode: number;
   keyId: number | null;
+  /** Sent in interleaved form (RFC 9769 §3): the receive field we sent, and the exchange before, which an interleaved reply completes. */
+  interleaved?: InterleavedForm | null;
+}
+
+/** A request in interleaved form and the earlier exchange its reply would complete. */
+export interface InterleavedForm {
+  /** The receive field we sent: our RX stamp of the server's last reply; an interleaved reply echoes it as origin. */
+  receiveTs: bigint;
+  /** That earlier exchange: when our request left, when the server got it (its receive field), when its reply arrived. Node / server / node time, Unix ns. */
+  prev: { t1Ns: bigint; t2Ns: bigint; t4Ns: bigint };
 }
 
 export interface Request {
@@ -38,9 +48,18 @@ export interface Request {
  * so an off-path attacker cannot guess the origin a valid reply must carry,
  * and the request does not reveal our clock.
  */
-export function buildRequest(opts: { rng: Rng; pollLog2: number; version?: number; mode?: number; key?: NtpKey }): Request {
+export function buildRequest(opts: {
+  rng: Rng;
+  pollLog2: number;
+  version?: number;
+  mode?: number;
+  key?: NtpKey;
+  /** Interleaved form: origin = the server's receive stamp of our last exchange, receive = our RX stamp of its reply. */
+  interleave?: { originTs: bigint; receiveTs: bigint };
+}): Request {
   let transmitTs = opts.rng.u64();
-  if (transmitTs === 0n) transmitTs = 1n;
+  // Never 0, and never equal to the receive field: a server tells the forms apart by that (RFC 9769 §3).
+  while (transmitTs === 0n || transmitTs === opts.interleave?.receiveTs) transmitTs = opts.rng.u64() || 1n;
   const p: NtpPacket = {
     ...emptyPacket(),
     leap: Leap.Unsynchronised,
@@ -48,6 +67,7 @@ export function buildRequest(opts: { rng: Rng; pollLog2: number; version?: numbe
     mode: opts.mode ?? Mode.Client,
     poll: opts.pollLog2,
     precision: -20,
+    ...(opts.interleave ? { originTs: opts.interleave.originTs, receiveTs: opts.interleave.receiveTs } : {}),
     transmitTs,
   };
   const unsigned = encodePacket(p);
@@ -99,7 +119,8 @@ export type ResponseReject =
   | { reason: 'test7-distance' }
   | { reason: 'kiss'; code: KissCode };
 
-export type ResponseResult = { ok: true; sample: Sample; packet: NtpPacket } | ({ ok: false } & ResponseReject);
+/** interleaved: the sample is the earlier exchange, completed by the server's TX stamp of its reply (RFC 9769). */
+export type ResponseResult = { ok: true; sample: Sample; packet: NtpPacket; interleaved?: boolean } | ({ ok: false } & ResponseReject);
 
 export interface ResponseContext {
   outstanding: Outstanding | null;
@@ -130,8 +151,12 @@ export function processResponse(bytes: Uint8Array, ctx: ResponseContext): Respon
   if (p.mode !== expectMode) return { ok: false, reason: 'bad-mode' };
   if (ctx.lastTransmitTs !== null && p.transmitTs === ctx.lastTransmitTs) return { ok: false, reason: 'test1-duplicate' };
   // Only a reply to our own outstanding request counts; once matched it is
-  // forgotten, so a replay of a good reply fails here too.
-  if (!out || p.originTs !== out.transmitTs) return { ok: false, reason: 'test2-bogus' };
+  // forgotten, so a replay of a good reply fails here too. An interleaved
+  // reply echoes the receive field of a request in interleaved form instead
+  // (RFC 9769 §3, chrony's test2i).
+  const xl = out?.interleaved ?? null;
+  const interleaved = xl !== null && p.originTs === xl.receiveTs && p.originTs !== out!.transmitTs;
+  if (!out || (p.originTs !== out.transmitTs && !interleaved)) return { ok: false, reason: 'test2-bogus' };
   if (ctx.requireKeyId !== undefined && ctx.requireKeyId !== null) {
     const a = verifyPacket(bytes, p, ctx.keys ?? new Map());
     if (a.status !== 'ok' || a.keyId !== ctx.requireKeyId) return { ok: false, reason: 'test5-auth', detail: a.status };
@@ -143,6 +168,15 @@ export function processResponse(bytes: Uint8Array, ctx: ResponseContext): Respon
 
   // Server stamps decode to the instant nearest our own clock: correct for
   // any offset under 68 years, including a 1970 board meeting a 2026 server.
+  if (interleaved) {
+    // The earlier exchange, with the server's real transmit time: T1, T2 and T4 from then, T3 from now.
+    const { t1Ns, t2Ns, t4Ns } = xl!.prev;
+    const t3 = ntp64ToUnixNs(p.transmitTs, t1Ns)!;
+    // The server took its time between receive and transmit, but not less than none or more than a second.
+    if (t3 < t2Ns || t3 - t2Ns > 1_000_000_000n) return { ok: false, reason: 'test3-invalid-timestamps' };
+    const r = sampleOf(p, t1Ns, t2Ns, t3, t4Ns, ctx);
+    return r.ok ? { ...r, interleaved: true } : r;
+  }
   const t1 = out.t1Ns;
   return sampleOf(p, t1, ntp64ToUnixNs(p.receiveTs, t1)!, ntp64ToUnixNs(p.transmitTs, t1)!, ctx.t4Ns, ctx);
 }
@@ -275,13 +309,24 @@ export const UNSYNCHRONISED: ServerState = {
 };
 
 /**
+ * RFC 9769 §3: a client request in interleaved form. Its origin names one of
+ * our receive stamps (the lowest bit, which a server sets in every receive
+ * stamp and clears in every basic transmit stamp, as chrony does) and its
+ * receive and transmit differ. Whether the server answers it interleaved
+ * depends on still holding the TX stamp of the reply that origin names.
+ */
+export function isInterleavedRequest(req: NtpPacket): boolean {
+  return req.version === 4 && req.mode === Mode.Client && (req.originTs & 1n) === 1n && req.receiveTs !== req.transmitTs;
+}
+
+/**
  * The answer to a client (mode 3) or symmetric-active (mode 1) request
  * (RFC 5905 §8, §9.2): version and poll echoed, origin = the request's
  * transmit, receive/transmit from our clock, the rest from `state`. An
  * unsynchronised server answers leap 3 and stratum 16 so clients never
  * select it. Returns null for requests a server does not answer.
  */
-export function buildResponse(req: NtpPacket, rxNs: bigint, txNs: bigint, state: ServerState): NtpPacket | null {
+export function buildResponse(req: NtpPacket, rxNs: bigint, txNs: bigint, state: ServerState, opts: { interleavedTxTs?: bigint } = {}): NtpPacket | null {
   if (req.mode !== Mode.Client && req.mode !== Mode.SymmetricActive) return null;
   const synced = state.leap !== Leap.Unsynchronised && state.stratum < MAX_STRATUM;
   const ageS = state.referenceNs === null ? 0 : Math.max(0, Number(rxNs - state.referenceNs)) / 1e9;
@@ -296,9 +341,11 @@ export function buildResponse(req: NtpPacket, rxNs: bigint, txNs: bigint, state:
     rootDispersion: nsToNtpShort(BigInt(Math.round(state.rootDispersionNs + PHI * ageS * 1e9))),
     refId: state.refId,
     referenceTs: state.referenceNs === null ? 0n : unixNsToNtp64(state.referenceNs),
-    originTs: req.transmitTs,
-    receiveTs: unixNsToNtp64(rxNs),
-    transmitTs: unixNsToNtp64(txNs),
+    // Interleaved (RFC 9769 §3): origin = the request's receive, transmit = the earlier reply's TX stamp.
+    originTs: opts.interleavedTxTs !== undefined ? req.receiveTs : req.transmitTs,
+    // Receive stamps have the lowest bit set, basic transmit stamps clear: see isInterleavedRequest.
+    receiveTs: unixNsToNtp64(rxNs) | 1n,
+    transmitTs: opts.interleavedTxTs ?? unixNsToNtp64(txNs) & ~1n,
     extensions: [],
     mac: null,
   };

@@ -3,7 +3,17 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { buildRequest, PHI, processBroadcast, processResponse, type Outstanding, type ResponseReject, type ResponseResult } from '../ntp/wire.js';
+import { ntp64ToUnixNs, unixNsToNtp64 } from '../ntp/time.js';
+import {
+  buildRequest,
+  PHI,
+  processBroadcast,
+  processResponse,
+  type InterleavedForm,
+  type Outstanding,
+  type ResponseReject,
+  type ResponseResult,
+} from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { ClockFilter, type FilterOutput } from './filter.js';
 
@@ -24,7 +34,16 @@ export interface SourceConfig {
    * the source only listens to the server's mode-5 packets.
    */
   broadcast?: boolean;
+  /**
+   * Ask in interleaved form (RFC 9769, chrony's `xleave`): a server that
+   * keeps its replies' kernel TX stamps answers with the previous reply's real
+   * transmit time. Replies in basic form are used as ever.
+   */
+  interleaved?: boolean;
 }
+
+/** Unanswered requests after which interleaved form stops until a reply comes (chrony: 4): the server's stamp would be old. */
+export const MAX_INTERLEAVED_MISSES = 4;
 
 /** Requests in an initial burst, and their spacing (ntpd: 8 at 2 s; we use fewer, faster). */
 export const BURST_COUNT = 4;
@@ -50,7 +69,12 @@ export class Source {
   /** The newest filter output, with the sample fields selection needs. */
   last: (FilterOutput & { stratum: number; rootDelayNs: number; rootDispersionNs: number; leap: number; refId: number; referenceNs: bigint | null }) | null =
     null;
-  readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0 };
+  readonly counters = { sent: 0, accepted: 0, rejected: 0, timeouts: 0, kod: 0, interleaved: 0 };
+  /** Whether the last accepted sample was interleaved. */
+  lastInterleaved = false;
+  /** The last accepted exchange, which the next request in interleaved form names (null: none, or too many misses since). */
+  #prev: { t1Ns: bigint; t2Ns: bigint; t2Ts: bigint; t4Ns: bigint; sampledBasic: boolean } | null = null;
+  #misses = 0;
   /** Rejected responses by RFC 5905 §8 test (ResponseReject reason): what an attacker tried. */
   readonly rejects: Partial<Record<ResponseReject['reason'], number>> = {};
   /** Broadcast sources: the round trip the volley measured (null until it has). */
@@ -68,6 +92,7 @@ export class Source {
       keyId: cfg.keyId ?? null,
       version: cfg.version ?? 4,
       broadcast: cfg.broadcast ?? false,
+      interleaved: cfg.interleaved ?? false,
     };
     if (this.cfg.minPollLog2 > this.cfg.maxPollLog2) throw new RangeError(`source ${cfg.id}: minpoll > maxpoll`);
     this.pollLog2 = this.cfg.minPollLog2;
@@ -96,13 +121,25 @@ export class Source {
       this.nextPollMonoNs = monoNs + BigInt(2 ** this.pollLog2 * 1e9);
       return null;
     }
-    if (this.outstanding) this.counters.timeouts++;
+    if (this.outstanding) {
+      this.counters.timeouts++;
+      if (++this.#misses >= MAX_INTERLEAVED_MISSES) this.#prev = null;
+    }
     const wasReachable = this.reachable;
     this.reach = (this.reach << 1) & 0xff;
     if (wasReachable && !this.reachable && this.cfg.iburst) this.burstLeft = BURST_COUNT;
     const key = this.cfg.keyId !== null ? keys.get(this.cfg.keyId) : undefined;
-    const req = buildRequest({ rng, pollLog2: this.pollLog2, version: this.cfg.version, ...(key ? { key } : {}) });
+    const prev = this.cfg.interleaved && this.cfg.version === 4 ? this.#prev : null;
+    const interleaved: InterleavedForm | null = prev ? { receiveTs: unixNsToNtp64(prev.t4Ns), prev } : null;
+    const req = buildRequest({
+      rng,
+      pollLog2: this.pollLog2,
+      version: this.cfg.version,
+      ...(key ? { key } : {}),
+      ...(interleaved && prev ? { interleave: { originTs: prev.t2Ts, receiveTs: interleaved.receiveTs } } : {}),
+    });
     this.outstanding = {
+      interleaved,
       transmitTs: req.transmitTs,
       t1Ns: 0n,
       t1Known: false,
@@ -157,6 +194,15 @@ export class Source {
     this.lastTransmitTs = result.packet.transmitTs;
     this.reach |= 1;
     this.counters.accepted++;
+    this.lastInterleaved = result.interleaved === true;
+    if (this.lastInterleaved) this.counters.interleaved++;
+    // The first interleaved reply completes an exchange already sampled in basic form: counted, not fed twice.
+    const twice = this.lastInterleaved && this.#prev?.sampledBasic === true;
+    // This exchange is the one the next request in interleaved form names.
+    const p = result.packet;
+    this.#prev = { t1Ns: usable!.t1Ns, t2Ts: p.receiveTs, t2Ns: ntp64ToUnixNs(p.receiveTs, usable!.t1Ns)!, t4Ns, sampledBasic: !this.lastInterleaved };
+    this.#misses = 0;
+    if (twice) return { result, output: null };
     if (this.cfg.broadcast) {
       // The volley's best round trip calibrates the broadcasts that follow.
       this.#volleyMinDelayNs = Math.min(this.#volleyMinDelayNs, result.sample.delayNs);
@@ -241,6 +287,11 @@ export class Source {
    */
   correct(phaseNs: bigint, freqPpm: number, atNs: bigint): void {
     this.filter.correct(phaseNs, freqPpm, atNs);
+    // The exchange an interleaved reply will complete was stamped on the clock before this correction.
+    if (this.#prev) {
+      const shift = (t: bigint) => t + phaseNs + BigInt(Math.round(freqPpm * 1e-6 * Number(t - atNs)));
+      this.#prev = { ...this.#prev, t1Ns: shift(this.#prev.t1Ns), t4Ns: shift(this.#prev.t4Ns) };
+    }
     if (this.last) this.last.offsetNs -= phaseNs + BigInt(Math.round(freqPpm * 1e-6 * Number(this.last.localNs - atNs)));
   }
 

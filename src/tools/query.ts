@@ -7,6 +7,7 @@ import net from 'node:net';
 
 import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
+import { ntp64ToUnixNs, unixNsToNtp64 } from '../ntp/time.js';
 import { buildRequest, processResponse, type Outstanding, type ResponseReject, type Sample } from '../ntp/wire.js';
 import { ClientSockets } from '../daemon/client-socket.js';
 import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
@@ -27,12 +28,16 @@ export interface QueryOptions {
   version?: number;
   /** Randomness for transmit timestamps (default: crypto). */
   rng?: Rng;
+  /** Ask in interleaved form from the second request on (RFC 9769): the server's real transmit times, where it keeps them. */
+  interleaved?: boolean;
 }
 
 export interface QuerySample {
   offsetNs: bigint;
   delayNs: number;
   dispersionNs: number;
+  /** The earlier exchange, completed with the server's TX stamp of its reply. */
+  interleaved: boolean;
 }
 
 export interface QueryResult {
@@ -66,6 +71,8 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
     result.address = formatHostPort({ host: address, port: hp.port });
     let pending: { out: Outstanding; requireKey: boolean; resolve: (v: 'done' | 'timeout') => void } | null = null;
     let lastTransmitTs: bigint | null = null;
+    // The last answered exchange, which a request in interleaved form names.
+    let prev: { t1Ns: bigint; t2Ns: bigint; t2Ts: bigint; t4Ns: bigint } | null = null;
     sockets = new ClientSockets({
       onSent: (_tag, sysNs) => {
         if (pending) pending.out.t1Ns = sysNs;
@@ -96,7 +103,14 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
             continue;
           }
           lastTransmitTs = r.packet.transmitTs;
-          result.samples.push({ offsetNs: r.sample.offsetNs, delayNs: r.sample.delayNs, dispersionNs: r.sample.dispersionNs });
+          const t1Ns = pending.out.t1Ns;
+          prev = { t1Ns, t2Ts: r.packet.receiveTs, t2Ns: ntp64ToUnixNs(r.packet.receiveTs, t1Ns)!, t4Ns: batch.rxNs(i) };
+          result.samples.push({
+            offsetNs: r.sample.offsetNs,
+            delayNs: r.sample.delayNs,
+            dispersionNs: r.sample.dispersionNs,
+            interleaved: r.interleaved === true,
+          });
           if (!result.best || r.sample.delayNs < result.best.delayNs) {
             result.best = { ...r.sample, refIdText: formatRefId(r.sample.refId, r.sample.stratum) };
           }
@@ -110,8 +124,15 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
     if (o.keyId !== undefined && !key) throw new Error(`key ${o.keyId} is not in the key file`);
     const exchange = async (signed: boolean): Promise<'done' | 'timeout'> => {
       const version = o.version ?? 4;
-      const req = buildRequest({ rng: o.rng ?? defaultRng, pollLog2: 0, version, ...(signed && key ? { key } : {}) });
-      const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null };
+      const xl = o.interleaved && version === 4 && prev ? { receiveTs: unixNsToNtp64(prev.t4Ns), prev } : null;
+      const req = buildRequest({
+        rng: o.rng ?? defaultRng,
+        pollLog2: 0,
+        version,
+        ...(signed && key ? { key } : {}),
+        ...(xl ? { interleave: { originTs: xl.prev.t2Ts, receiveTs: xl.receiveTs } } : {}),
+      });
+      const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null, interleaved: xl };
       const outcome = new Promise<'done' | 'timeout'>((resolve) => {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
         pending = {

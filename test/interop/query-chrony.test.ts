@@ -51,6 +51,19 @@ t("query reports chronyd's stratum, refid and an offset within ±1 ms", async ()
   assert.is((out[0]!['samples'] as unknown[]).length, 4, 'default --count 4');
 });
 
+t('query --interleaved against chronyd: from the third answer on, samples carry its kernel transmit stamps', async () => {
+  const { code, out } = await queryJson(['--interleaved', '--count', '5', '--interval', '0.1']);
+  assert.is(code, 0);
+  assertChronyLocal(out[0]!);
+  const samples = out[0]!['samples'] as Array<{ interleaved: boolean }>;
+  assert.is(samples.length, 5);
+  // chrony answers interleaved once it holds the TX stamp of a reply to a request in interleaved form: the third.
+  assert.equal(
+    samples.map((x) => x.interleaved),
+    [false, false, true, true, true],
+  );
+});
+
 for (const [id, type] of [
   [1, 'SHA1'],
   [2, 'AES128'],

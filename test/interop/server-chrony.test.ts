@@ -64,4 +64,31 @@ for (const keyed of [false, true]) {
   });
 }
 
+t('chronyd -x with xleave gets interleaved answers from the native server: Interleaved Yes, all tests pass', async () => {
+  const port = freePort();
+  const server = new NtpServer({ address: '127.0.0.1', port });
+  const now = realtimeNs();
+  server.setState(
+    { leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 },
+    { refSysNs: now, refNodeNs: now, freqPpm: 0 },
+  );
+  const chrony = await startChronyd([`server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0 xleave`, 'bindcmdaddress $DIR/chronyd.sock']);
+  try {
+    let ntpdata = '';
+    await waitFor(
+      'chronyd to take an interleaved sample from our server',
+      () => {
+        ntpdata = chronyc(chrony.dir, 'ntpdata', '127.0.0.1');
+        return /Interleaved\s*:\s*Yes/.test(ntpdata) && /^\^\*\s+127\.0\.0\.1/m.test(chronyc(chrony.dir, 'sources'));
+      },
+      20_000,
+    );
+    assert.match(ntpdata, /NTP tests\s*:\s*111 111 1111/);
+    assert.ok(server.counters().answeredInterleaved >= 1n, `answered interleaved: ${server.counters().answeredInterleaved}`);
+  } finally {
+    await chrony.stop();
+    server.close();
+  }
+});
+
 test.run();

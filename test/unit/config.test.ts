@@ -51,7 +51,7 @@ test('values: durations with units, lists, inline tables, RFC 3339 start', () =>
     { host: '10.0.0.3', port: 12301 },
   ]);
   assert.is(c.cluster.heartbeatNs, 500_000_000n);
-  assert.equal(c.upstream.servers[1], { host: '10.1.0.1', port: 123, minPollLog2: 4, maxPollLog2: 17, iburst: false, keyId: 3 });
+  assert.equal(c.upstream.servers[1], { host: '10.1.0.1', port: 123, minPollLog2: 4, maxPollLog2: 17, iburst: false, keyId: 3, interleaved: false });
   assert.is(c.upstream.servers[0]!.iburst, true);
   assert.is(c.clock.startNs, 1_500_000_000n);
   assert.is(c.clock.stepThresholdNs, 1e9);

@@ -141,8 +141,9 @@ test('server reference response: modes, echoes, timestamps, dispersion growth; u
   const r = buildResponse({ ...reqPkt, version: 3, poll: 7 }, rx, tx, SERVER)!;
   assert.equal([r.mode, r.version, r.poll, r.stratum, r.leap, r.refId], [4, 3, 7, 2, 0, 0x0a000001]);
   assert.is(r.originTs, reqPkt.transmitTs);
-  assert.is(r.receiveTs, unixNsToNtp64(rx));
-  assert.is(r.transmitTs, unixNsToNtp64(tx));
+  // Receive stamps carry the low bit set, basic transmit stamps clear (interleaved-mode detection).
+  assert.is(r.receiveTs, unixNsToNtp64(rx) | 1n);
+  assert.is(r.transmitTs, unixNsToNtp64(tx) & ~1n);
   // 500 µs + 15 ppm × 10 s = 650 µs, in 16.16 units
   assert.is(r.rootDispersion, Math.round(650e-6 * 65536));
   assert.is(buildResponse({ ...reqPkt, mode: 1 }, rx, tx, SERVER)!.mode, 2, 'symmetric active gets a passive answer');
