@@ -21,15 +21,21 @@ function chronyc(dir: string, ...args: string[]): string {
   return execFileSync('chronyc', ['-h', path.join(dir, 'chronyd.sock'), '-n', ...args], { encoding: 'utf8', timeout: 5000 });
 }
 
+/** Our server at stratum 4 on the machine's clock. */
+function stratum4Server(port: number): NtpServer {
+  const server = new NtpServer({ address: '127.0.0.1', port });
+  const now = realtimeNs();
+  server.setState(
+    { leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 },
+    { refSysNs: now, refNodeNs: now, freqPpm: 0 },
+  );
+  return server;
+}
+
 for (const keyed of [false, true]) {
   t(`chronyd -x selects our server${keyed ? ' with an AES128 key' : ''}: ^* and all ntpdata tests pass`, async () => {
     const port = freePort();
-    const server = new NtpServer({ address: '127.0.0.1', port });
-    const now = realtimeNs();
-    server.setState(
-      { leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 },
-      { refSysNs: now, refNodeNs: now, freqPpm: 0 },
-    );
+    const server = stratum4Server(port);
     if (keyed) server.setKeys(parseKeyFile(KEYS, 'keys'), { requireAuth: true });
     const chrony = await startChronyd(
       [
@@ -66,12 +72,7 @@ for (const keyed of [false, true]) {
 
 t('chronyd -x with xleave gets interleaved answers from the native server: Interleaved Yes, all tests pass', async () => {
   const port = freePort();
-  const server = new NtpServer({ address: '127.0.0.1', port });
-  const now = realtimeNs();
-  server.setState(
-    { leap: 0, stratum: 4, precisionLog2: -22, refId: 0x0a000009, referenceNs: now, rootDelayNs: 200_000, rootDispersionNs: 100_000 },
-    { refSysNs: now, refNodeNs: now, freqPpm: 0 },
-  );
+  const server = stratum4Server(port);
   const chrony = await startChronyd([`server 127.0.0.1 port ${port} iburst minpoll 0 maxpoll 0 xleave`, 'bindcmdaddress $DIR/chronyd.sock']);
   try {
     let ntpdata = '';
