@@ -126,20 +126,13 @@ bool ParseRxStamp(const struct msghdr* msg, int64_t* ns, StampSource* source) {
   return found_us;
 }
 
-int ReadTxStamp(int fd, uint32_t* id, int64_t* ns) {
-  alignas(struct cmsghdr) unsigned char ctrl[512];
-  unsigned char data[64];
-  struct iovec iov = {data, sizeof data};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return -1;
+namespace {
+// The TX stamp and its OPT_ID key in one error-queue message: 1, or 0 for another message.
+int ParseTxStamp(const struct msghdr* msg, uint32_t* id, int64_t* ns) {
   bool have_ts = false, have_id = false;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(msg), c)) {
     const unsigned char* d = CMSG_DATA(c);
-    size_t n = CmsgPayload(&msg, c);
+    size_t n = CmsgPayload(msg, c);
     if (c->cmsg_level == SOL_SOCKET) {
       // scm_timestamping: ts[0] is the software stamp.
 #ifdef SO_TIMESTAMPING_NEW
@@ -169,6 +162,30 @@ int ReadTxStamp(int fd, uint32_t* id, int64_t* ns) {
     }
   }
   return have_ts && have_id && *ns != 0 ? 1 : 0;
+}
+}  // namespace
+
+int ReadTxStamps(int fd, TxStamp* out, int max) {
+  constexpr int kBatch = 32;
+  constexpr size_t kCtrl = 256;
+  alignas(struct cmsghdr) unsigned char ctrl[kBatch][kCtrl];
+  struct mmsghdr msgs[kBatch];
+  int want = max < kBatch ? max : kBatch;
+  for (int i = 0; i < want; i++) {
+    msgs[i].msg_hdr = {};
+    msgs[i].msg_hdr.msg_control = ctrl[i];
+    msgs[i].msg_hdr.msg_controllen = kCtrl;
+  }
+  // TSONLY stamps carry no payload: no iovec needed. One call for a batch: a server in interleaved
+  // mode has a stamp per reply to read.
+  int got = recvmmsg(fd, msgs, static_cast<unsigned>(want), MSG_ERRQUEUE | MSG_DONTWAIT, nullptr);
+  if (got < 0) return -1;
+  int n = 0;
+  for (int i = 0; i < got; i++) {
+    out[n].valid = ParseTxStamp(&msgs[i].msg_hdr, &out[n].id, &out[n].ns) == 1;
+    n++;
+  }
+  return n;
 }
 
 }  // namespace ct

@@ -30,8 +30,14 @@ bool EnableTxStampIds(int fd);
 size_t AppendTxStampRequest(uint8_t* buf, size_t cap);
 // Finds an RX stamp in a received message's control data.
 bool ParseRxStamp(const struct msghdr* msg, int64_t* ns, StampSource* source);
-// Reads one error-queue message: a TX stamp with its OPT_ID key. Returns 1
-// for a stamp, 0 for another error-queue message, -1 when empty (errno set).
-int ReadTxStamp(int fd, uint32_t* id, int64_t* ns);
+// Reads up to `max` error-queue messages (recvmmsg): each a TX stamp with its
+// OPT_ID key (valid) or another error-queue message (not valid). Returns how
+// many were read, or -1 when the queue is empty (errno set).
+struct TxStamp {
+  uint32_t id = 0;
+  int64_t ns = 0;
+  bool valid = false;
+};
+int ReadTxStamps(int fd, TxStamp* out, int max);
 
 }  // namespace ct

@@ -242,6 +242,8 @@ void UdpEndpoint::CallJs(Napi::FunctionReference& fn, uint32_t count) {
 bool UdpEndpoint::DrainRx() {
   bool any = false;
   for (int round = 0; round < kMaxRounds && !closed_; round++) {
+    // Interleaved mode: stamps of the replies just sent, before requests that name them are read.
+    if (round > 0 && tx_outstanding_ > 0 && responder_) DrainErrQueue();
     for (size_t i = 0; i < slots_; i++) {
       struct msghdr& h = rx_msgs_[i].msg_hdr;
       h.msg_name = &rx_addrs_[i];
@@ -287,32 +289,36 @@ bool UdpEndpoint::DrainRx() {
 
 void UdpEndpoint::DrainErrQueue() {
   size_t count = 0;
+  TxStamp stamps[32];
   for (;;) {
-    uint32_t id = 0;
-    int64_t ns = 0;
-    int got = ReadTxStamp(fd_, &id, &ns);
-    if (got < 0) {
+    int got = ReadTxStamps(fd_, stamps, 32);
+    if (got <= 0) {
       // Nothing queued: clear a pending socket error so epoll stops reporting it.
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
       break;
     }
-    if (got == 0) continue;
-    if (tx_outstanding_ > 0) tx_outstanding_--;
-    // A reply the responder stamped for interleaved mode: kept natively, in node time.
-    if (responder_ &&
-        responder_->interleave.Stamp(id, UnixNsToNtp64(responder_->state.NodeNs(ns)) & ~1ull))
-      continue;
-    uint8_t* r = tx_slab_ + count * kTxRecord;
-    Put32(r + txrec::kId, id);
-    r[txrec::kSource] = kStampKernelTx;
-    Put64(r + txrec::kNs, ns);
-    if (++count == tx_slots_) {
-      CallJs(on_tx_, static_cast<uint32_t>(count));
-      count = 0;
-      if (closed_) return;
+    for (int k = 0; k < got; k++) {
+      if (!stamps[k].valid) continue;
+      uint32_t id = stamps[k].id;
+      int64_t ns = stamps[k].ns;
+      if (tx_outstanding_ > 0) tx_outstanding_--;
+      // A reply the responder stamped for interleaved mode: kept natively, in node time.
+      if (responder_ &&
+          responder_->interleave.Stamp(id, UnixNsToNtp64(responder_->state.NodeNs(ns)) & ~1ull))
+        continue;
+      uint8_t* r = tx_slab_ + count * kTxRecord;
+      Put32(r + txrec::kId, id);
+      r[txrec::kSource] = kStampKernelTx;
+      Put64(r + txrec::kNs, ns);
+      if (++count == tx_slots_) {
+        CallJs(on_tx_, static_cast<uint32_t>(count));
+        count = 0;
+        if (closed_) return;
+      }
     }
+    if (got < 32) break;
   }
   if (count) CallJs(on_tx_, static_cast<uint32_t>(count));
 }
