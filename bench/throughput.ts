@@ -9,6 +9,9 @@
 // not move with this VM's speed), then exactly:
 //   ratios ours/chrony=X.XX ours/echo=X.XX ours/js=X.XX
 // (each ratio: the median over rounds of that round's replies/s ratio).
+// Our server and chronyd are also loaded with requests in interleaved form
+// (RFC 9769: every reply TX-stamped, answered with earlier replies' stamps);
+// the line before the ratios gives interleaved/basic for each.
 // Usage: bench/throughput [--quick] [--rounds N] [--seconds S]
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +105,8 @@ function countInstructions(pid: number): () => Promise<number> {
 interface Server {
   name: string;
   start(port: number): Promise<ChildProcess>;
+  /** The load asks in interleaved form. */
+  interleaved?: boolean;
 }
 
 function startPinned(cmd: string, argv: string[], readyText: RegExp): Promise<ChildProcess> {
@@ -145,11 +150,33 @@ const servers: Server[] = [
   },
   { name: 'C echo (ceiling)', start: (p) => startPinned(path.join(tmp, 'echo'), ['127.0.0.1', String(p)], /ready/) },
 ];
+// The same two servers under interleaved load.
+servers.push(
+  ...servers
+    .filter((s) => s.name.startsWith('clocktower') || s.name.startsWith('chronyd'))
+    .map((s) => ({ ...s, name: `${s.name}, interleaved`, interleaved: true })),
+);
 
-function generator(port: number): { replies_per_s: number; valid: number; loss: number; latency_ns: { p99: number } } {
+function generator(
+  port: number,
+  interleaved = false,
+): { replies_per_s: number; valid: number; loss: number; interleaved: number | null; latency_ns: { p99: number } } {
   const out = execFileSync(
     'taskset',
-    ['-c', '0', node, path.join(root, 'bin/clocktower.js'), 'bench', `127.0.0.1:${port}`, '--json', '--duration', String(seconds), '--window', String(WINDOW)],
+    [
+      '-c',
+      '0',
+      node,
+      path.join(root, 'bin/clocktower.js'),
+      'bench',
+      `127.0.0.1:${port}`,
+      '--json',
+      '--duration',
+      String(seconds),
+      '--window',
+      String(WINDOW),
+      ...(interleaved ? ['--interleaved'] : []),
+    ],
     { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
   );
   return JSON.parse(out);
@@ -188,8 +215,8 @@ async function main(): Promise<void> {
   const active = servers.filter((s) => !(chronyProblem && s.name.startsWith('chronyd')));
   const perf = perfWorks();
   if (!perf) console.error('perf stat cannot count instructions here: the instructions column is left out');
-  const results = new Map<string, { rate: number[]; cpuUs: number[]; loss: number[]; p99: number[]; instr: number[] }>();
-  for (const s of active) results.set(s.name, { rate: [], cpuUs: [], loss: [], p99: [], instr: [] });
+  const results = new Map<string, { rate: number[]; cpuUs: number[]; loss: number[]; p99: number[]; instr: number[]; xleave: number[] }>();
+  for (const s of active) results.set(s.name, { rate: [], cpuUs: [], loss: [], p99: [], instr: [], xleave: [] });
   let port = 12400;
   for (let r = 0; r < rounds; r++) {
     for (const s of active) {
@@ -198,7 +225,7 @@ async function main(): Promise<void> {
         await waitIdle();
         const cpu0 = procCpuNs(child.pid!);
         const stopCount = perf ? countInstructions(child.pid!) : null;
-        const g = generator(port);
+        const g = generator(port, s.interleaved);
         const cpu = procCpuNs(child.pid!) - cpu0;
         const instr = stopCount ? (await stopCount()) / Math.max(1, g.valid) : NaN;
         const e = results.get(s.name)!;
@@ -207,8 +234,9 @@ async function main(): Promise<void> {
         e.cpuUs.push(g.valid ? cpu / g.valid / 1000 : NaN);
         e.loss.push(g.loss);
         e.p99.push(g.latency_ns.p99);
+        if (g.interleaved !== null) e.xleave.push(g.interleaved / Math.max(1, g.valid));
         console.log(
-          `round ${r + 1}/${rounds} ${s.name.padEnd(28)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %  ${instr.toFixed(0)} instr/reply`,
+          `round ${r + 1}/${rounds} ${s.name.padEnd(34)} ${g.replies_per_s.toFixed(0).padStart(8)} replies/s  ${(cpu / Math.max(1, g.valid) / 1000).toFixed(2)} µs CPU/reply  loss ${(g.loss * 100).toFixed(2)} %  ${instr.toFixed(0)} instr/reply`,
         );
       } finally {
         child.removeAllListeners('exit');
@@ -220,11 +248,11 @@ async function main(): Promise<void> {
   }
   console.log(`\nmedians over ${rounds} round(s) of ${seconds} s, window ${WINDOW}, generator on CPU 0, server on CPU 1:`);
   console.log(
-    `${'server'.padEnd(28)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)} ${'instr/reply'.padStart(12)}`,
+    `${'server'.padEnd(34)} ${'replies/s'.padStart(10)} ${'µs CPU/reply'.padStart(13)} ${'p99 µs'.padStart(8)} ${'loss %'.padStart(7)} ${'instr/reply'.padStart(12)}`,
   );
   for (const [name, e] of results) {
     console.log(
-      `${name.padEnd(28)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`,
+      `${name.padEnd(34)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`,
     );
   }
   if (perf) {
@@ -244,6 +272,16 @@ async function main(): Promise<void> {
     const other = results.get(k)?.rate;
     return other ? median(ours.map((v, i) => v / other[i]!)).toFixed(2) : 'n/a';
   };
+  // Interleaved capacity: each server under interleaved load over itself under basic load, per round.
+  const within = (a: string, b: string) => {
+    const x = results.get(a)?.rate;
+    const y = results.get(b)?.rate;
+    return x && y ? median(x.map((v, i) => v / y[i]!)).toFixed(2) : 'n/a';
+  };
+  const share = (k: string) => (results.get(k)?.xleave.length ? `${(median(results.get(k)!.xleave) * 100).toFixed(0)} %` : 'n/a');
+  console.log(
+    `interleaved/basic ours=${within('clocktower (native), interleaved', 'clocktower (native)')} chrony=${within('chronyd 4.x, interleaved', 'chronyd 4.x')} (replies interleaved: ours ${share('clocktower (native), interleaved')}, chrony ${share('chronyd 4.x, interleaved')})`,
+  );
   console.log(`ratios ours/chrony=${ratio('chronyd 4.x')} ours/echo=${ratio('C echo (ceiling)')} ours/js=${ratio('pure JS (dgram + TS core)')}`);
 }
 

@@ -3,7 +3,11 @@
 // replies read with recvmmsg and kernel RX stamps, each reply checked (mode
 // 4, origin = one of our in-flight transmit timestamps). Closed loop (a
 // window in flight) or open loop (a fixed rate). Runs on a libuv worker
-// thread; always bounded by its duration.
+// thread; always bounded by its duration. With `interleaved`, each request
+// after the first replies of a socket is in interleaved form (RFC 9769 §3):
+// origin = the receive stamp of an earlier reply, receive = our sequence
+// number (an interleaved reply echoes it as origin), transmit = its
+// complement (a basic reply echoes that).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <napi.h>
@@ -58,10 +62,11 @@ struct Options {
   int64_t duration_ns = 1000000000;
   int64_t timeout_ns = 200000000;
   int batch = 32;
+  bool interleaved = false;
 };
 
 struct Result {
-  uint64_t sent = 0, valid = 0, invalid = 0, kod = 0, lost = 0;
+  uint64_t sent = 0, valid = 0, invalid = 0, kod = 0, lost = 0, interleaved = 0;
   int64_t elapsed_ns = 0;
   std::vector<uint64_t> hist = std::vector<uint64_t>(kBuckets, 0);
   std::string error;
@@ -75,6 +80,11 @@ struct Sock {
   uint32_t inflight = 0;
   std::vector<int64_t> sent_ns = std::vector<int64_t>(kRing);
   std::vector<uint8_t> state = std::vector<uint8_t>(kRing);  // 1 in flight, 0 done
+  // Interleaved mode: receive stamps of replies not yet named by a request (a ring, oldest first).
+  std::vector<uint64_t> keys = std::vector<uint64_t>(kRing);
+  uint64_t keys_head = 0, keys_tail = 0;
+  std::vector<uint8_t> xl_form =
+      std::vector<uint8_t>(kRing);  // 1: that request was in interleaved form
 };
 
 void Put64(uint8_t* p, uint64_t v) {
@@ -134,7 +144,16 @@ void Run(const Options& o, Result* r) {
       uint8_t* p = &out[k * 48];
       std::memset(p, 0, 48);
       p[0] = (4 << 3) | 3;
-      Put64(p + 40, s.base + s.next + k);
+      uint64_t id = s.base + s.next + k;
+      bool xl = o.interleaved && s.keys_tail < s.keys_head;
+      s.xl_form[(s.next + k) & (kRing - 1)] = xl;
+      if (xl) {
+        Put64(p + 24, s.keys[s.keys_tail++ & (kRing - 1)]);
+        Put64(p + 32, id);
+        Put64(p + 40, ~id);
+      } else {
+        Put64(p + 40, id);
+      }
       siov[k] = {p, 48};
       smsg[k].msg_hdr = {};
       smsg[k].msg_hdr.msg_iov = &siov[k];
@@ -178,7 +197,18 @@ void Run(const Options& o, Result* r) {
       int64_t user = 0;
       for (int k = 0; k < m; k++) {
         const uint8_t* p = &in[k * 128];
-        uint64_t seq = Get64(p + 24) - s.base;
+        // A basic reply to a request in interleaved form echoes the complement of the sequence
+        // number.
+        uint64_t origin = Get64(p + 24);
+        uint64_t seq = origin - s.base;
+        bool xleave = true;
+        if (!(seq >= s.tail && seq < s.next)) {
+          seq = ~origin - s.base;
+          xleave = false;
+        }
+        // A reply is interleaved when it echoes our receive field (the sequence number, not its
+        // complement) and the request was in interleaved form: its transmit then carries the
+        // earlier reply's TX stamp.
         size_t slot = seq & (kRing - 1);
         bool ours = rmsg[k].msg_len >= 48 && seq >= s.tail && seq < s.next && s.state[slot] == 1;
         if (!ours || (p[0] & 7) != 4) {
@@ -196,6 +226,11 @@ void Run(const Options& o, Result* r) {
         if (!ParseRxStamp(&rmsg[k].msg_hdr, &rx, &src))
           rx = user ? user : (user = Now(CLOCK_REALTIME));
         r->valid++;
+        if (o.interleaved) {
+          if (xleave && s.xl_form[slot]) r->interleaved++;
+          if (s.keys_head - s.keys_tail < kRing)
+            s.keys[s.keys_head++ & (kRing - 1)] = Get64(p + 32);
+        }
         r->hist[Bucket(rx - s.sent_ns[slot])]++;
       }
     }
@@ -269,6 +304,7 @@ class LoadWorker : public Napi::AsyncWorker {
     o.Set("invalid", static_cast<double>(r_.invalid));
     o.Set("kod", static_cast<double>(r_.kod));
     o.Set("lost", static_cast<double>(r_.lost));
+    o.Set("interleaved", static_cast<double>(r_.interleaved));
     o.Set("elapsedNs", static_cast<double>(r_.elapsed_ns));
     // Percentiles from the histogram (upper edge of the bucket holding the rank).
     Napi::Object lat = Napi::Object::New(env);
@@ -297,7 +333,8 @@ class LoadWorker : public Napi::AsyncWorker {
   Result r_;
 };
 
-// runLoad({ address, port, family, sockets, window, ratePps, durationMs, timeoutMs, batch }) ->
+// runLoad({ address, port, family, sockets, window, ratePps, durationMs, timeoutMs, batch,
+// interleaved }) ->
 // Promise
 Napi::Value RunLoad(const Napi::CallbackInfo& info) {
   Napi::Object a = info[0].As<Napi::Object>();
@@ -311,6 +348,7 @@ Napi::Value RunLoad(const Napi::CallbackInfo& info) {
   o.duration_ns = static_cast<int64_t>(a.Get("durationMs").As<Napi::Number>().DoubleValue() * 1e6);
   o.timeout_ns = static_cast<int64_t>(a.Get("timeoutMs").As<Napi::Number>().DoubleValue() * 1e6);
   o.batch = a.Get("batch").As<Napi::Number>().Int32Value();
+  o.interleaved = a.Get("interleaved").ToBoolean();
   auto* w = new LoadWorker(info.Env(), std::move(o));
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -15,6 +15,8 @@ options:
   --sockets N      source ports (default 4)
   --timeout S      a request unanswered this long is lost (default 0.2)
   --allow-remote   permit a target outside 127.0.0.0/8 and ::1
+  --interleaved    ask in interleaved form (RFC 9769) once replies come: the server
+                   stamps every reply and answers with earlier replies' TX stamps
   --json           one JSON object`;
 
 export const command: Command = {
@@ -29,6 +31,7 @@ export const command: Command = {
         sockets: { type: 'string' },
         timeout: { type: 'string' },
         'allow-remote': { type: 'boolean' },
+        interleaved: { type: 'boolean' },
         json: { type: 'boolean' },
       });
       if (positionals.length !== 1) throw new UsageError('name one server');
@@ -39,12 +42,15 @@ export const command: Command = {
         sockets: intOption('sockets', str('sockets'), 4, 1, 256),
         timeoutMs: secondsOption('timeout', str('timeout'), 200),
         allowRemote: values['allow-remote'] === true,
+        interleaved: values.interleaved === true,
       });
       if (values.json) console.log(JSON.stringify(r));
       else {
         const us = (ns: number) => `${(ns / 1000).toFixed(1)} µs`;
         console.log(`${r.target}: ${r.replies_per_s.toFixed(0)} valid replies/s over ${r.duration_s.toFixed(2)} s`);
         console.log(`  sent ${r.sent}  valid ${r.valid}  kod ${r.kod}  invalid ${r.invalid}  lost ${r.lost} (${(r.loss * 100).toFixed(3)} %)`);
+        if (r.interleaved !== null)
+          console.log(`  interleaved ${r.interleaved} (${((r.interleaved / Math.max(1, r.valid)) * 100).toFixed(1)} % of valid replies)`);
         console.log(`  latency p50 ${us(r.latency_ns.p50)}  p99 ${us(r.latency_ns.p99)}  p99.9 ${us(r.latency_ns.p999)}`);
       }
       return r.valid > 0 ? 0 : 1;

@@ -40,6 +40,8 @@ export interface LoadResult {
   invalid: number;
   kod: number;
   lost: number;
+  /** Replies in interleaved mode (a request in interleaved form answered with an earlier reply's TX stamp). */
+  interleaved: number;
   elapsedNs: number;
   latencyNs: { p50: number; p99: number; p999: number };
 }
@@ -109,7 +111,7 @@ export interface NativeBinding {
   ntp64ToUnixNsBatch(input: BigUint64Array, output: BigInt64Array, pivotNs: bigint): void;
   runLoad(o: {
     address: string; port: number; family: 4 | 6; sockets: number; window: number;
-    ratePps: number; durationMs: number; timeoutMs: number; batch: number;
+    ratePps: number; durationMs: number; timeoutMs: number; batch: number; interleaved: boolean;
   }): Promise<LoadResult>;
   clockRealtimeNs(): bigint;
   clockMonotonicRawNs(): bigint;

@@ -18,6 +18,8 @@ export interface BenchOptions {
   /** A request unanswered this long is lost. Default 200 ms. */
   timeoutMs?: number;
   allowRemote?: boolean;
+  /** Ask in interleaved form (RFC 9769) from each socket's first replies on. */
+  interleaved?: boolean;
 }
 
 export interface BenchReport {
@@ -27,6 +29,8 @@ export interface BenchReport {
   invalid: number;
   kod: number;
   lost: number;
+  /** Replies that were interleaved (null: asked in basic form). */
+  interleaved: number | null;
   /** Fraction of sent requests with no valid reply (KoDs count as answered). */
   loss: number;
   replies_per_s: number;
@@ -64,6 +68,7 @@ export async function bench(target: string, o: BenchOptions = {}): Promise<Bench
     durationMs,
     timeoutMs: o.timeoutMs ?? 200,
     batch: 32,
+    interleaved: o.interleaved === true,
   });
   const seconds = r.elapsedNs / 1e9;
   return {
@@ -73,6 +78,7 @@ export async function bench(target: string, o: BenchOptions = {}): Promise<Bench
     invalid: r.invalid,
     kod: r.kod,
     lost: r.lost,
+    interleaved: o.interleaved ? r.interleaved : null,
     loss: r.sent ? r.lost / r.sent : 0,
     replies_per_s: seconds > 0 ? r.valid / seconds : 0,
     duration_s: seconds,
