@@ -9,7 +9,7 @@
 // namespaces share one kernel clock, so the true offset is 0 and each
 // client's error is its own clock's distance from the system clock: ours is
 // status clock.offset_from_system_ns, chrony's is `tracking`'s "System time".
-//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--relay-normal] [--base-us N] [--csv FILE] [--samples DIR]
+//   sh scripts/no-sys-time.sh node --import tsx bench/accuracy.ts [--quick] [--seconds N] [--rounds N] [--profile I] [--relay-each [--swap-relays]] [--relay-normal] [--base-us N] [--csv FILE] [--samples DIR] [--interleaved]
 // Each client gets different packets, and over a couple of minutes their
 // paths can differ by more than the estimators do. So every profile also
 // replays chronyd's own samples (read with chronyc every 250 ms, put back on
@@ -21,6 +21,9 @@
 // --samples DIR keeps each profile's raw samples (our debug log's `sample`
 // lines; chronyd's readings and measurements log) for
 // bench/tools/replay-samples.ts.
+// --interleaved: both clients ask in interleaved form (RFC 9769: ours with
+// `interleaved = true` on its upstream, chronyd with `xleave`); the server,
+// a clocktower daemon, answers with its replies' kernel TX stamps.
 // --rounds N runs every profile N times, one round after another, and reports
 // each profile's median over rounds of the per-round ratios: a single round's
 // ratio swings either side of 1 with what the path did in those minutes (the
@@ -64,6 +67,8 @@ const SWAP = args.includes('--swap-relays');
 const RELAY_RT = args.includes('--relay-normal') ? undefined : 10;
 /** Both clients through one relay process (the default), or one relay each (--relay-each). */
 const SHARED = !args.includes('--relay-each');
+/** Both clients in interleaved mode (RFC 9769). */
+const XLEAVE = args.includes('--interleaved');
 const csvAt = args.indexOf('--csv');
 /** Where to write every sample (profile, t, ours' error, chrony's error) for a closer look. */
 const CSV = csvAt >= 0 ? args[csvAt + 1]! : null;
@@ -90,7 +95,7 @@ function startChrony(netns: string, dir: string, server: string, port: number) {
   // chronyd refuses a command socket in a directory others can read.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const conf = [
-    `server ${server} port ${port} minpoll 0 maxpoll 0 iburst`,
+    `server ${server} port ${port} minpoll 0 maxpoll 0 iburst${XLEAVE ? ' xleave' : ''}`,
     'port 0',
     `bindcmdaddress ${dir}/chronyd.sock`,
     `pidfile ${dir}/chronyd.pid`,
@@ -190,7 +195,7 @@ async function runProfile(
     peers: [],
     start: null,
     netns: clientNs.name,
-    extra: `[upstream]\nservers = [{ address = "${target(20001).host}:${target(20001).port}", minpoll = 0, maxpoll = 0, iburst = true }]`,
+    extra: `[upstream]\nservers = [{ address = "${target(20001).host}:${target(20001).port}", minpoll = 0, maxpoll = 0, iburst = true, interleaved = ${XLEAVE} }]`,
   }).start();
   const chronyTarget = target(SHARED ? 20001 : 20002);
   const chrony = startChrony(clientNs.name, path.join(dir, 'chrony'), chronyTarget.host, chronyTarget.port);

@@ -31,6 +31,8 @@ export interface SourceStatus {
   broadcast: 'volley' | 'listening' | null;
   accepted: number;
   rejected: number;
+  /** Accepted replies that were interleaved (RFC 9769): the server's real transmit time. */
+  interleaved: number;
   /** Rejected responses by reason (test1-duplicate, test2-bogus, test5-auth, kiss, ...). */
   rejects: Record<string, number>;
 }
@@ -147,6 +149,7 @@ export function assembleStatus(p: StatusParts): Status {
     broadcast: s.cfg.broadcast ? (s.listening ? 'listening' : 'volley') : null,
     accepted: s.counters.accepted,
     rejected: s.counters.rejected,
+    interleaved: s.counters.interleaved,
     rejects: { ...s.rejects },
   }));
   return {
