@@ -53,9 +53,9 @@ for arch in $ARCHES; do
     armv7) dir=linux-arm file=clocktower.armv7.node ;;
     *) echo "test:arm: unknown arch $arch (arm64, armv7)" >&2; exit 2 ;;
   esac
-  [ -f "prebuilds/$dir/$file" ] || npm run --silent "prebuild:$arch"
+  [ -f "prebuilds/$dir/$file" ] && [ -f "prebuilds/$dir/tools/clocktower_tools.node" ] || npm run --silent "prebuild:$arch"
 done
-[ -f prebuilds/linux-x64/clocktower.node ] || npm run --silent prebuild:x64
+[ -f prebuilds/linux-x64/clocktower.node ] && [ -f prebuilds/linux-x64/tools/clocktower_tools.node ] || npm run --silent prebuild:x64
 
 rm -rf out/test-js
 npx tsc -p tsconfig.test-js.json

@@ -24,6 +24,7 @@ nm -D "$addon" | grep -q __asan_ || { echo "test:asan: $addon is not instrumente
 asan=$(g++ -print-file-name=libasan.so)
 ubsan=$(g++ -print-file-name=libubsan.so)
 export CLOCKTOWER_ADDON="$addon"
+export CLOCKTOWER_TOOLS_ADDON="$dir/build/Release/tools/clocktower_tools.node"
 export LD_PRELOAD="$asan $ubsan"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

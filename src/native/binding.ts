@@ -34,17 +34,6 @@ export interface TimexWrite {
   timeNsec?: number;
 }
 
-export interface LoadResult {
-  sent: number;
-  valid: number;
-  invalid: number;
-  kod: number;
-  lost: number;
-  /** Replies in interleaved mode (a request in interleaved form answered with an earlier reply's TX stamp). */
-  interleaved: number;
-  elapsedNs: number;
-  latencyNs: { p50: number; p99: number; p999: number };
-}
 
 export interface NativeUdpOptions {
   family: 4 | 6;
@@ -101,18 +90,6 @@ export interface NativeServerState {
 }
 
 export interface NativeBinding {
-  unixNsToNtp64(unixNs: bigint): bigint;
-  ntp64ToUnixNs(ntp: bigint, pivotNs: bigint): bigint;
-  durationNsToNtp64(ns: bigint): bigint;
-  ntp64ToDurationNs(v: bigint): bigint;
-  nsToNtpShort(ns: bigint): number;
-  ntpShortToNs(v: number): bigint;
-  unixNsToNtp64Batch(input: BigInt64Array, output: BigUint64Array): void;
-  ntp64ToUnixNsBatch(input: BigUint64Array, output: BigInt64Array, pivotNs: bigint): void;
-  runLoad(o: {
-    address: string; port: number; family: 4 | 6; sockets: number; window: number;
-    ratePps: number; durationMs: number; timeoutMs: number; batch: number; interleaved: boolean;
-  }): Promise<LoadResult>;
   clockRealtimeNs(): bigint;
   clockMonotonicRawNs(): bigint;
   adjtimexRead(): TimexState;

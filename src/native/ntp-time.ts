@@ -1,7 +1,7 @@
 // Validated entry points to the native NTP fixed-point conversions
-// (native/ntp_time.h). Same contract as the reference in src/ntp/time.ts.
+// (native/ntp_time.h), through the tools addon. Same contract as the reference in src/ntp/time.ts.
 import { DEFAULT_PIVOT_NS, UNSET_NS } from '../ntp/time.js';
-import { binding } from './binding.js';
+import { tools } from './tools-binding.js';
 
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
@@ -19,30 +19,30 @@ function checkPivot(pivotNs: bigint): bigint {
 }
 
 export function unixNsToNtp64(unixNs: bigint): bigint {
-  return binding.unixNsToNtp64(checkBig('unixNs', unixNs, I64_MIN, I64_MAX));
+  return tools().unixNsToNtp64(checkBig('unixNs', unixNs, I64_MIN, I64_MAX));
 }
 
 /** null for the NTP timestamp 0 ("unset"). */
 export function ntp64ToUnixNs(ntp: bigint, pivotNs: bigint = DEFAULT_PIVOT_NS): bigint | null {
-  const v = binding.ntp64ToUnixNs(checkBig('ntp', ntp, 0n, U64_MAX), checkPivot(pivotNs));
+  const v = tools().ntp64ToUnixNs(checkBig('ntp', ntp, 0n, U64_MAX), checkPivot(pivotNs));
   return v === UNSET_NS ? null : v;
 }
 
 export function durationNsToNtp64(ns: bigint): bigint {
-  return binding.durationNsToNtp64(checkBig('ns', ns, I64_MIN, I64_MAX));
+  return tools().durationNsToNtp64(checkBig('ns', ns, I64_MIN, I64_MAX));
 }
 
 export function ntp64ToDurationNs(v: bigint): bigint {
-  return binding.ntp64ToDurationNs(checkBig('v', v, 0n, U64_MAX));
+  return tools().ntp64ToDurationNs(checkBig('v', v, 0n, U64_MAX));
 }
 
 export function nsToNtpShort(ns: bigint): number {
-  return binding.nsToNtpShort(checkBig('ns', ns, I64_MIN, I64_MAX));
+  return tools().nsToNtpShort(checkBig('ns', ns, I64_MIN, I64_MAX));
 }
 
 export function ntpShortToNs(v: number): bigint {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new RangeError(`short value out of range: ${v}`);
-  return binding.ntpShortToNs(v);
+  return tools().ntpShortToNs(v);
 }
 
 function checkPair(input: unknown, output: unknown, inType: abstract new (...args: never[]) => unknown, outType: abstract new (...args: never[]) => unknown): void {
@@ -56,7 +56,7 @@ function checkPair(input: unknown, output: unknown, inType: abstract new (...arg
 /** Converts every element of `input` into `output` (same length). */
 export function unixNsToNtp64Batch(input: BigInt64Array, output: BigUint64Array): void {
   checkPair(input, output, BigInt64Array, BigUint64Array);
-  binding.unixNsToNtp64Batch(input, output);
+  tools().unixNsToNtp64Batch(input, output);
 }
 
 /** Unset (0) inputs become UNSET_NS in `output`. */
@@ -66,5 +66,5 @@ export function ntp64ToUnixNsBatch(
   pivotNs: bigint = DEFAULT_PIVOT_NS,
 ): void {
   checkPair(input, output, BigUint64Array, BigInt64Array);
-  binding.ntp64ToUnixNsBatch(input, output, checkPivot(pivotNs));
+  tools().ntp64ToUnixNsBatch(input, output, checkPivot(pivotNs));
 }

@@ -4,7 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 
-import { binding, type LoadResult } from '../native/binding.js';
+import { tools, type LoadResult } from '../native/tools-binding.js';
 import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
 
 export interface BenchOptions {
@@ -58,7 +58,7 @@ export async function bench(target: string, o: BenchOptions = {}): Promise<Bench
   if (!Number.isInteger(sockets) || sockets < 1 || sockets > 256) throw new RangeError('sockets must be 1..256');
   const ratePps = o.ratePps ?? 0;
   if (!(ratePps >= 0 && ratePps <= 10_000_000)) throw new RangeError('rate must be 0..10000000 pps');
-  const r: LoadResult = await binding.runLoad({
+  const r: LoadResult = await tools().runLoad({
     address,
     port: hp.port,
     family: net.isIPv6(address) ? 6 : 4,

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { addonPath, packageRoot } from '../../src/native/binding.js';
+import { addonPath, binding, packageRoot } from '../../src/native/binding.js';
+import { tools, toolsAddonPath } from '../../src/native/tools-binding.js';
 import { realtimeNs } from '../../src/native/clock.js';
 
 const expected = process.env.CLOCKTOWER_EXPECT_PREBUILD;
@@ -24,6 +25,17 @@ test('the addon comes from this tree: a local build or the prebuild for this pla
   }
   if (process.arch === 'arm') assert.match(path.basename(rel), /armv7/, 'armv7 prebuild (hard float)');
   assert.ok(realtimeNs() > 1_600_000_000n * 1_000_000_000n, 'and it works');
+});
+
+test('the load generator and the conversion bindings are in the tools addon beside it, not in the production addon', () => {
+  const prod = binding as unknown as Record<string, unknown>;
+  for (const k of ['runLoad', 'unixNsToNtp64', 'ntp64ToUnixNsBatch']) assert.is(prod[k], undefined, `production addon exports ${k}`);
+  const t = tools();
+  assert.type(t.runLoad, 'function');
+  assert.is(t.unixNsToNtp64(0n), 2_208_988_800n << 32n);
+  const override = process.env.CLOCKTOWER_TOOLS_ADDON;
+  if (override) assert.is(toolsAddonPath(), override);
+  else assert.is(path.dirname(toolsAddonPath()), path.join(path.dirname(addonPath), 'tools'), `tools addon at ${toolsAddonPath()}`);
 });
 
 test.run();

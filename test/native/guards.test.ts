@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { binding, type NativeUdpEndpoint } from '../../src/native/binding.js';
+import { type NativeUdpEndpoint } from '../../src/native/binding.js';
+import { tools } from '../../src/native/tools-binding.js';
 import { NtpServer } from '../../src/native/server.js';
 import { UdpEndpoint } from '../../src/native/udp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -41,8 +42,8 @@ test('a shared counter block too short or misaligned is EINVAL', () => {
 });
 
 test('batch conversions with a short output are refused', () => {
-  assert.throws(() => binding.unixNsToNtp64Batch(new BigInt64Array(4), new BigUint64Array(2)), RangeError);
-  assert.throws(() => binding.ntp64ToUnixNsBatch(new BigUint64Array(4), new BigInt64Array(3), 0n), RangeError);
+  assert.throws(() => tools().unixNsToNtp64Batch(new BigInt64Array(4), new BigUint64Array(2)), RangeError);
+  assert.throws(() => tools().ntp64ToUnixNsBatch(new BigUint64Array(4), new BigInt64Array(3), 0n), RangeError);
 });
 
 test('a CIDR prefix past 128 is taken as 128 (that one address), not read past it', async () => {

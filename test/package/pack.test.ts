@@ -13,7 +13,14 @@ import { treeRoot } from '../helpers/node.js';
 
 /** The package's root: test:arm runs this compiled in out/test-js and says where the package is. */
 const pkgRoot = process.env.CLOCKTOWER_PACKAGE_ROOT ?? treeRoot;
-const PREBUILDS = ['prebuilds/linux-x64/clocktower.node', 'prebuilds/linux-arm64/clocktower.node', 'prebuilds/linux-arm/clocktower.armv7.node'];
+const PREBUILDS = [
+  'prebuilds/linux-x64/clocktower.node',
+  'prebuilds/linux-arm64/clocktower.node',
+  'prebuilds/linux-arm/clocktower.armv7.node',
+  'prebuilds/linux-x64/tools/clocktower_tools.node',
+  'prebuilds/linux-arm64/tools/clocktower_tools.node',
+  'prebuilds/linux-arm/tools/clocktower_tools.node',
+];
 
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
@@ -37,7 +44,7 @@ function elfMachine(file: string): string {
 test('the prebuilds are built for what their directories say', () => {
   assert.equal(
     PREBUILDS.map((p) => elfMachine(path.join(pkgRoot, p))),
-    ['64-bit x86-64', '64-bit aarch64', '32-bit ARM EABI5 hard-float'],
+    ['64-bit x86-64', '64-bit aarch64', '32-bit ARM EABI5 hard-float', '64-bit x86-64', '64-bit aarch64', '32-bit ARM EABI5 hard-float'],
   );
 });
 
