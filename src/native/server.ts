@@ -46,7 +46,7 @@ export const SERVER_RCVBUF_BYTES = 1 << 20;
 /** Bytes of one server's counter block. */
 export const COUNTER_BYTES = SERVER_COUNTERS.length * 8;
 
-/** Replies remembered for interleaved mode (RFC 9769) unless told otherwise: 4096 × 32 bytes. */
+/** Replies remembered for interleaved mode (RFC 9769) unless told otherwise: 4096 × 48 bytes. */
 export const DEFAULT_INTERLEAVED_ENTRIES = 4096;
 /** The largest interleave table a server takes. */
 export const MAX_INTERLEAVED_ENTRIES = 1 << 20;

@@ -63,6 +63,13 @@ async function untilKernel(what: string, cond: (k: ReturnType<typeof kernel>) =>
 }
 
 /** A service manager's notify socket: python3 (Node has no AF_UNIX datagrams) appends each message to a file. */
+/** Jumps the upstream by jumpMs and waits until the daemon slews the kernel for it (the frequency 100 ppm above its base). */
+async function jumpAndSlew(jumpMs: number, what: string): Promise<void> {
+  const base = kernel().freqPpm;
+  await jumpUpstream(jumpMs);
+  await untilKernel(what, (k) => k.freqPpm - base > 100, 30_000);
+}
+
 async function notifyReceiver(): Promise<{ socket: string; messages: () => string[]; stop: () => void }> {
   const socket = path.join(DIR, 'notify.sock');
   const file = path.join(DIR, 'notify.log');
@@ -190,9 +197,7 @@ async function slewAndFloor(): Promise<void> {
   const watch = new StepWatch();
   await sleep(3000);
   r['beforeJump'] = { error: await errorToUpstreamNs(), kernel: kernel(), baseFreqPpm: (await d.status())!.clock.freq_ppm };
-  const base = kernel().freqPpm;
-  await jumpUpstream(50);
-  await untilKernel('the slew to start', (k) => k.freqPpm - base > 100, 30_000);
+  await jumpAndSlew(50, 'the slew to start');
   await sleep(1500);
   r['slewing'] = { kernel: kernel(), error: await errorToUpstreamNs() };
   await sleep(10_000);
@@ -264,9 +269,7 @@ async function killMidSlew(): Promise<void> {
   const d = new BoardDaemon(config).start();
   r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
   await sleep(3000);
-  const base = kernel().freqPpm;
-  await jumpUpstream(80);
-  await untilKernel('the slew to start', (k) => k.freqPpm - base > 100, 30_000);
+  await jumpAndSlew(80, 'the slew to start');
   await sleep(2000);
   r['slewing'] = kernel();
   await d.stop('SIGKILL');
@@ -280,9 +283,7 @@ async function killMidSlew(): Promise<void> {
   await run('ip', ['link', 'set', 'eth0', 'up']);
   r['waitSyncAgain'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
   await sleep(8000);
-  const base2 = kernel().freqPpm;
-  await jumpUpstream(80);
-  await untilKernel('the second slew to start', (k) => k.freqPpm - base2 > 100, 30_000);
+  await jumpAndSlew(80, 'the second slew to start');
   await sleep(2000);
   r['slewing2'] = kernel();
   await again.stop('SIGTERM');
