@@ -38,11 +38,11 @@ export function formatStatus(s: Status): string {
     `clock         ${s.clock.mode}, ${s.clock.node_time}, ${ms(s.clock.offset_from_system_ns)} from the system clock, ${s.clock.freq_ppm.toFixed(3)} ppm`,
     `time floor    ${s.floor_ns === '0' ? '—' : new Date(Number(BigInt(s.floor_ns) / 1_000_000n)).toISOString()}`,
     '',
-    'sources       id               address                  reach poll  stratum  last offset    jitter',
+    'sources       id               address                  reach poll  stratum  last offset    jitter  interleaved',
   ];
   for (const x of s.sources) {
     lines.push(
-      `  ${x.selected ? '*' : ' '}           ${x.id.padEnd(16)} ${x.address.padEnd(24)} ${x.reach.toString(8).padStart(3, '0')}   ${String(x.poll_log2).padStart(3)}   ${String(x.stratum ?? '—').padStart(4)}     ${ms(x.last_offset_ns).padStart(12)}  ${ms(x.jitter_ns).padStart(10)}`,
+      `  ${x.selected ? '*' : ' '}           ${x.id.padEnd(16)} ${x.address.padEnd(24)} ${x.reach.toString(8).padStart(3, '0')}   ${String(x.poll_log2).padStart(3)}   ${String(x.stratum ?? '—').padStart(4)}     ${ms(x.last_offset_ns).padStart(12)}  ${ms(x.jitter_ns).padStart(10)}  ${String(x.interleaved).padStart(11)}`,
     );
   }
   if (s.sources.length === 0) lines.push('              (none)');

@@ -52,6 +52,12 @@ export function renderMetrics(s: Status): string {
     s.source?.last_offset_ns != null ? [[{ source: s.source.address }, Number(BigInt(s.source.last_offset_ns)) / 1e9]] : [],
   );
   w.family('clocktower_jitter_seconds', 'gauge', 'Jitter of the source.', s.source ? [[{ source: s.source.address }, s.source.jitter_ns / 1e9]] : []);
+  w.family(
+    'clocktower_source_interleaved_replies_total',
+    'counter',
+    "Replies from the source that carried the server's real transmit time (interleaved mode, RFC 9769).",
+    s.source ? [[{ source: s.source.address }, s.source.interleaved]] : [],
+  );
   w.family('clocktower_peers', 'gauge', 'Cluster peers heard recently.', [[{}, s.peers.filter((p) => p.live).length]]);
   w.family(
     'clocktower_ntp_requests_total',
