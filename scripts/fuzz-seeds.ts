@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { emptyPacket, encodePacket } from '../src/ntp/packet.js';
+import { unixNsToNtp64 } from '../src/ntp/time.js';
 import { realtimeNs } from '../src/native/clock.js';
 import { NtpServer } from '../src/native/server.js';
 import { UdpEndpoint } from '../src/native/udp.js';
@@ -181,8 +183,20 @@ function recordSeeds(): void {
   save('records', 'ns-pktinfo6', Uint8Array.from([1, ...cmsg(SOL_SOCKET, SO_TIMESTAMPNS, ts), ...cmsg(IPPROTO_IPV6, IPV6_PKTINFO, pkt6)]));
 }
 
+/**
+ * A request in interleaved form (RFC 9769) naming the RX stamp the responder
+ * target always answers with (it receives at 1.8e18 ns): run twice, the
+ * second run is answered interleaved, so the fuzzer starts from that branch.
+ */
+function interleavedSeed(): void {
+  const rxKey = unixNsToNtp64(1_800_000_000_000_000_000n) | 1n;
+  const req = encodePacket({ ...emptyPacket(), version: 4, mode: 3, poll: 6, originTs: rxKey, receiveTs: 0x1234_5678n, transmitTs: 0x8765_4321_0000n });
+  save('responder', 'interleaved-request', withConfig(req));
+}
+
 await chronyRequests();
 await chronyReplies();
 await oursQueryAndReply();
 ntpdigRequest();
 recordSeeds();
+interleavedSeed();

@@ -2,7 +2,10 @@
 // limit, MAC verification, response build and signing) on arbitrary bytes.
 // The first 8 bytes choose the configuration; the rest is the datagram.
 // Checked: answers only to modes 1 and 3, never larger than the request,
-// modes 6 and 7 never answered, the counters add up.
+// modes 6 and 7 never answered, the counters add up. Interleaved mode is on
+// (a small table): a reply kept for interleaving is stamped at once, so a
+// later input naming its RX stamp is answered interleaved, and such an
+// answer echoes the request's receive field and carries the stamp.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -29,6 +32,7 @@ Responder& Shared() {
     x.keys.Add(3, NtpKey{KeyType::kAes128, std::vector<uint8_t>(16, 0xa5)});
     x.keys.Add(4, NtpKey{KeyType::kSha512, std::vector<uint8_t>(33, 0x11)});
     x.keys.Add(5, NtpKey{KeyType::kAes256, std::vector<uint8_t>(32, 0x22)});
+    x.interleave.Resize(8);
     return x;
   }();
   return r;
@@ -82,8 +86,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Require(pending.len <= len);  // no amplification
     r.Finish(out, pending, 0x0123456789abcdefULL);
     Require((out[0] & 7) == (mode == 3 ? 4 : 2));
-    Require(std::memcmp(out + 24, req + 40, 8) == 0);  // origin = request transmit
+    Require(out[39] & 1);  // receive stamps carry the low bit
+    if (pending.tx_interleaved != 0) {
+      // Interleaved: origin = request receive, transmit = the kept stamp.
+      Require(mode == 3 && std::memcmp(out + 24, req + 32, 8) == 0);
+      Require(counters[kAnsweredInterleaved] == 1);
+    } else {
+      Require(std::memcmp(out + 24, req + 40, 8) == 0);  // origin = request transmit
+      Require((out[47] & 1) == 0);                       // basic transmit: low bit clear
+    }
     Require(counters[kAnswered] + counters[kKodRate] + counters[kKodDeny] == 1);
+    // The server stamps a reply kept for interleaving as it leaves.
+    static uint32_t tx_id = 0;
+    if (pending.rx_key != 0) {
+      r.interleave.Expect(pending.rx_key, pending.peer_hash, tx_id);
+      r.interleave.Stamp(tx_id++, 0x0123456789abcdeeULL);
+    }
   } else {
     Require(counters[kAnswered] == 0);
   }
