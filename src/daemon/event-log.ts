@@ -4,6 +4,7 @@
 import type { NodeEvent } from '../cluster/node.js';
 import { LEADER_SOURCE } from '../cluster/node.js';
 import type { Logger } from './log.js';
+import { VERSION as ELECTION_VERSION } from '../election/wire.js';
 import { ROLE_NAMES } from './status.js';
 
 export interface EventContext {
@@ -33,6 +34,13 @@ export function logEvent(log: Logger, e: NodeEvent, ctx: EventContext): void {
       break;
     case 'stalled':
       log.warn('daemon stalled', { gap_ms: Number(e.gapNs / 1_000_000n) });
+      break;
+    case 'old-version':
+      log.warn('a node speaks another version of the election protocol; its messages are ignored until it is upgraded', {
+        address: e.address,
+        its_version: e.version,
+        ours: ELECTION_VERSION,
+      });
       break;
     case 'id-conflict':
       log.error('another node uses this id', { id: ctx.nodeId, address: e.address });

@@ -77,6 +77,7 @@ export function renderMetrics(s: Status): string {
     [{ reason: 'unauthenticated' }, e.dropUnauthenticated],
     [{ reason: 'bad_mac' }, e.dropBadMac],
     [{ reason: 'replay' }, e.dropReplay],
+    [{ reason: 'version' }, e.dropVersion],
   ]);
   w.family('clocktower_auth_failures_total', 'counter', 'Authentication failures: NTP bad MAC or missing key, election bad MAC or missing key.', [
     [{ protocol: 'ntp' }, BigInt(s.ntp.counters['dropBadMac'] ?? 0) + BigInt(s.ntp.counters['dropUnauthenticated'] ?? 0)],

@@ -12,9 +12,11 @@ import {
   FLAG_CANNOT_SERVE,
   FLAG_REFERENCE,
   FLAG_SYNCED,
+  MAX_CANDIDATES,
   MsgType,
   NO_AGE,
   Role,
+  type Candidate,
   type ClusterKey,
   type ElectionMessage,
   type LeaderRef,
@@ -56,7 +58,9 @@ export type ElectionEvent =
   | { kind: 'leader'; leader: LeaderRef | null }
   | { kind: 'serve-failed'; attempt: number; gaveUp: boolean }
   | { kind: 'stalled'; gapNs: bigint }
-  | { kind: 'id-conflict'; address: string };
+  | { kind: 'id-conflict'; address: string }
+  /** A node at `address` speaks another version of the election protocol (an older clocktower): its words are ignored. */
+  | { kind: 'old-version'; address: string; version: number };
 
 export type ElectionAction =
   | { type: 'send'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
@@ -77,6 +81,7 @@ export const ELECTION_COUNTERS = [
   'dropUnauthenticated',
   'dropBadMac',
   'dropReplay',
+  'dropVersion',
   'unverified',
   'challenges',
 ] as const;
@@ -116,6 +121,14 @@ export class Election {
   #wakeAt: bigint | null = null;
   /** The time of the input being handled (messages built now say whether we can serve now). */
   #now = 0n;
+  /** The successors each server we heard last named (a server's first words may come before we follow it). */
+  readonly #named = new Map<string, Candidate[]>();
+  /** The successors our lost server named, and when we lost it: who is presumed next. */
+  #succession: { candidates: Candidate[]; lostAt: bigint } | null = null;
+  /** When we last asked a silent server whether it is still there. */
+  #probedAt = -(1n << 62n);
+  /** Addresses already reported as speaking another protocol version (bounded). */
+  readonly #oldVersions = new Set<string>();
 
   constructor(cfg: ElectionConfig) {
     const hb = cfg.heartbeatNs ?? S;
@@ -223,6 +236,8 @@ export class Election {
     if (nowMonoNs >= this.#heartbeatAt) {
       this.#heartbeat(out, nowMonoNs, rng);
       while (this.#heartbeatAt <= nowMonoNs) this.#heartbeatAt += this.cfg.heartbeatNs;
+    } else if (this.#probeDue(nowMonoNs) !== null && nowMonoNs >= this.#probeDue(nowMonoNs)!) {
+      this.#probe(out, nowMonoNs, rng);
     }
     return this.#finish(out, nowMonoNs, rng);
   }
@@ -265,6 +280,13 @@ export class Election {
     if (!this.#started) return [];
     const r = decodeMessage(bytes, this.cfg.key ?? undefined);
     if (!r.ok) {
+      if (r.reason === 'version') {
+        this.counters.dropVersion++;
+        const k = addrKey(from);
+        if (this.#oldVersions.has(k) || this.#oldVersions.size >= 64) return [];
+        this.#oldVersions.add(k);
+        return [{ type: 'event', event: { kind: 'old-version', address: from.address, version: r.version } }];
+      }
       this.counters[r.reason === 'malformed' ? 'dropMalformed' : r.reason === 'bad-mac' ? 'dropBadMac' : 'dropUnauthenticated']++;
       return [];
     }
@@ -293,6 +315,11 @@ export class Election {
       return this.#finish(out, nowMonoNs, rng);
     }
     this.#peers.record(m, from, rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs);
+    // A server's word on who comes next: the succession if we follow it and lose it.
+    if (m.role === Role.Server) {
+      if (this.#named.size >= 16 && !this.#named.has(m.id)) this.#named.clear();
+      this.#named.set(m.id, m.candidates);
+    }
     if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
     return this.#finish(out, nowMonoNs, rng);
   }
@@ -314,10 +341,13 @@ export class Election {
       const rivals = this.#peers.livePeers(now).filter((p) => p.role === Role.Server);
       const better = best(rivals.filter((p) => comparePrecedence(p, self) < 0));
       if (better) {
-        // Seed frames 21-24: the lower-precedence server steps down.
+        // Seed frames 21-24: the lower-precedence server steps down, and tells
+        // everyone it reached as a server whom it follows now: its clients hear
+        // from it no more (a client speaks only to its own server) and follow on.
         out.push({ type: 'serve', on: false });
         this.#follow(out, this.#ref(better));
         this.#setRole(out, Role.Client, `server ${better.id} outranks this node`);
+        this.#sendAll(out, now, rng);
         return true;
       }
       // Tell a worse server now rather than at our next beat, so it steps down sooner.
@@ -351,8 +381,11 @@ export class Election {
         return false;
       }
       const why = L && this.#peers.live(L, now) ? `leader ${L.id} stopped serving` : `leader ${this.#leader?.id} lost`;
+      if (this.#leader) this.#succession = { candidates: this.#named.get(this.#leader.id) ?? [], lostAt: now };
       this.#follow(out, null);
       this.#setRole(out, Role.None, why);
+      // Ask the named successors at once rather than at the next beat.
+      for (const c of this.#presumed(now)) this.#query(out, c, now, rng);
       return true;
     }
     // Role.None
@@ -383,6 +416,9 @@ export class Election {
       }
     }
     const cands: Rank[] = live.filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0 && !this.#skipped.has(p.id));
+    // The successors our lost server named count as candidates while the succession runs, heard or not:
+    // they do not speak to clients, and the first of them is taking over.
+    for (const c of this.#presumed(now)) if (!cands.some((x) => x.id === c.id) && !this.#skipped.has(c.id)) cands.push(c);
     if (!this.#cannotServe(now)) cands.push(self);
     const top = best(cands);
     if (!top) return false;
@@ -401,6 +437,47 @@ export class Election {
       return true;
     }
     return false;
+  }
+
+  /**
+   * The successors our server named, as ranks, while the succession after
+   * losing it runs (successionWait): every node but the named ones waits for
+   * the first of them instead of asking the whole cluster.
+   */
+  #presumed(now: bigint): (Rank & Addr)[] {
+    const s = this.#succession;
+    if (!s || now - s.lostAt > this.cfg.successionWaitNs) return [];
+    // A successor heard since speaks for itself (it may have given up serving meanwhile).
+    const heard = (id: string) => {
+      const p = this.#peers.get(id);
+      return p !== undefined && (p.gone || (this.#peers.live(p, now) && p.lastHeardMonoNs >= s.lostAt));
+    };
+    return s.candidates
+      .filter((c) => c.id !== this.cfg.id && (c.flags & FLAG_CANNOT_SERVE) === 0 && !heard(c.id))
+      .map((c) => ({
+        id: c.id,
+        priority: c.priority,
+        stratum: c.stratum,
+        hasReference: (c.flags & FLAG_REFERENCE) !== 0,
+        // Named while it followed the server, as we did: its clock carries the cluster's time as ours does
+        // (the flag the server last heard from it may predate its first sample).
+        synced: true,
+        address: c.address,
+        port: c.port,
+      }));
+  }
+
+  /** A server names the best live peers that can serve as next in succession. */
+  #candidates(now: bigint): Candidate[] {
+    // Its own clients carry its time (their synced flag can lag their first sample by a beat).
+    const live = this.#peers
+      .livePeers(now)
+      .filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0)
+      .map((p) => (p.role === Role.Client && p.leader?.id === this.cfg.id ? { ...p, synced: true, flags: p.flags | FLAG_SYNCED } : p));
+    live.sort(comparePrecedence);
+    return live
+      .slice(0, MAX_CANDIDATES)
+      .map((p) => ({ id: p.id, address: p.address, port: p.port, ntpPort: p.ntpPort, priority: p.priority, stratum: p.stratum, flags: p.flags }));
   }
 
   #startServe(out: ElectionAction[]): void {
@@ -483,6 +560,8 @@ export class Election {
     consider(this.#retryAt);
     consider(this.#cannotServeUntil);
     consider(this.#waiting?.deadline ?? null);
+    const probe = this.#probeDue(now);
+    consider(probe !== null && probe <= now ? now + 1n : probe);
     // The instant any live peer would turn dead: a server's death is acted on at once.
     consider(this.#peers.nextDeathMonoNs(now));
     return next;
@@ -510,6 +589,7 @@ export class Election {
       ntpPort: this.cfg.ntpPort,
       id: this.cfg.id,
       leader: this.#role === Role.Client ? this.#leader : null,
+      candidates: this.#role === Role.Server && type !== MsgType.Leaving ? this.#candidates(this.#now) : [],
     };
   }
 
@@ -557,8 +637,56 @@ export class Election {
     return out;
   }
 
+  /**
+   * One beat. A client speaks to its server alone (O(1) per node); a server,
+   * and a node that knows of no server, to everyone (static addresses, live
+   * peers, the group), except right after losing a server, when the named
+   * successors are asked instead (docs/election.md, "Traffic").
+   */
   #heartbeat(out: ElectionAction[], now: bigint, rng: Rng): void {
     this.#lastBeatMonoNs = now;
+    if (this.#role === Role.Client && this.#leader) {
+      const L = this.#peers.get(this.#leader.id);
+      const to = L ?? { address: this.#leader.address, port: this.#leader.port };
+      // A server beat missed: ask instead of telling, so its answer comes back at once. Other
+      // clients no longer vouch for the server (they speak to it alone), so a lossy path is
+      // bridged by asking.
+      if (L && (now - L.lastHeardMonoNs) * 2n > this.cfg.heartbeatNs * 3n) this.#probe(out, now, rng);
+      else this.#send(out, to, MsgType.Status, 0n);
+      return;
+    }
+    const presumed = this.#role === Role.None ? this.#presumed(now) : [];
+    if (presumed.length) {
+      for (const c of presumed) this.#query(out, c, now, rng);
+      return;
+    }
+    this.#sendAll(out, now, rng);
+  }
+
+  /**
+   * A client whose server missed a beat (1.5 heartbeats of silence) asks it every quarter heartbeat until
+   * it answers or is dead: the answer comes back at once, so a lossy path does
+   * not bury a live server (no other client vouches for it to us).
+   */
+  #probeDue(now: bigint): bigint | null {
+    if (this.#role !== Role.Client || !this.#leader) return null;
+    const L = this.#peers.get(this.#leader.id);
+    if (!L || !this.#peers.live(L, now)) return null;
+    const due = this.#probedAt + this.cfg.heartbeatNs / 4n;
+    // A beat is missed once 1.5 heartbeats have gone by without a word (the next one is due after one).
+    const first = L.lastHeardMonoNs + (this.cfg.heartbeatNs * 3n) / 2n;
+    return due > first ? due : first;
+  }
+
+  #probe(out: ElectionAction[], now: bigint, rng: Rng): void {
+    const L = this.#leader ? this.#peers.get(this.#leader.id) : undefined;
+    if (!L) return;
+    this.#probedAt = now;
+    this.#query(out, L, now, rng, true);
+  }
+
+  /** A Status to every target (a query to each static address nobody has answered from yet), and to the group. */
+  #sendAll(out: ElectionAction[], now: bigint, rng: Rng): void {
     for (const { to, verified } of this.#targets(now)) {
       // A static address nobody verified answers from yet gets a query: that is how late boots are found.
       if (verified) this.#send(out, to, MsgType.Status, 0n);

@@ -7,7 +7,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { bytesToIp, ipToBytes, isMappedV4 } from '../util/ip.js';
 
 export const MAGIC = 0x4354; // "CT"
-export const VERSION = 1;
+/** 2: a server's messages list its candidates (succession without all-to-all heartbeats). 1 is refused with a named reason. */
+export const VERSION = 2;
+/** Candidates a server names in its messages: the next in succession. */
+export const MAX_CANDIDATES = 2;
+/** Bytes of one candidate before its id. */
+const CANDIDATE_BYTES = 28;
 export const HEADER_BYTES = 72;
 export const MAC_BYTES = 4 + 32; // key id + HMAC-SHA256
 export const MAX_ID_BYTES = 64;
@@ -43,6 +48,17 @@ export interface LeaderRef {
   ntpPort: number;
 }
 
+/** A node a server names as next in succession, with what precedence needs and where to reach it. */
+export interface Candidate {
+  id: string;
+  address: string;
+  port: number;
+  ntpPort: number;
+  priority: number;
+  stratum: number;
+  flags: number;
+}
+
 export interface ElectionMessage {
   type: MsgType;
   role: Role;
@@ -62,6 +78,8 @@ export interface ElectionMessage {
   ntpPort: number;
   id: string;
   leader: LeaderRef | null;
+  /** A server's next in succession, best first (at most MAX_CANDIDATES); empty from other roles. */
+  candidates: Candidate[];
 }
 
 export interface ClusterKey {
@@ -69,7 +87,12 @@ export interface ClusterKey {
   secret: Uint8Array;
 }
 
-export type DecodeReject = { reason: 'malformed'; detail: string } | { reason: 'unauthenticated' } | { reason: 'bad-mac' };
+export type DecodeReject =
+  | { reason: 'malformed'; detail: string }
+  /** A clocktower election message of another protocol version (an older node): said once per sender, not parsed. */
+  | { reason: 'version'; version: number }
+  | { reason: 'unauthenticated' }
+  | { reason: 'bad-mac' };
 
 export type DecodeResult = { ok: true; msg: ElectionMessage } | ({ ok: false } & DecodeReject);
 
@@ -84,7 +107,10 @@ export function encodeMessage(m: ElectionMessage, key?: ClusterKey): Uint8Array 
   const id = enc.encode(m.id);
   const leaderId = enc.encode(m.leader?.id ?? '');
   if (id.length === 0 || id.length > MAX_ID_BYTES || leaderId.length > MAX_ID_BYTES) throw new RangeError('node ids are 1..64 bytes of UTF-8');
-  const bodyLen = HEADER_BYTES + id.length + leaderId.length;
+  const cands = m.candidates.slice(0, MAX_CANDIDATES).map((c) => ({ c, id: enc.encode(c.id) }));
+  for (const { id: cid } of cands) if (cid.length === 0 || cid.length > MAX_ID_BYTES) throw new RangeError('node ids are 1..64 bytes of UTF-8');
+  const idsEnd = HEADER_BYTES + id.length + leaderId.length;
+  const bodyLen = idsEnd + 1 + cands.reduce((n, x) => n + CANDIDATE_BYTES + x.id.length, 0);
   const out = new Uint8Array(bodyLen + (key ? MAC_BYTES : 0));
   const v = new DataView(out.buffer);
   v.setUint16(0, MAGIC);
@@ -111,6 +137,22 @@ export function encodeMessage(m: ElectionMessage, key?: ClusterKey): Uint8Array 
   out[51] = leaderId.length;
   out.set(id, HEADER_BYTES);
   out.set(leaderId, HEADER_BYTES + id.length);
+  // Candidates: a count, then each: flags, stratum, id length, family, priority, port, NTP port, address, id.
+  out[idsEnd] = cands.length;
+  let at = idsEnd + 1;
+  for (const { c, id: cid } of cands) {
+    const a = ipToBytes(c.address);
+    out[at] = c.flags & ~FLAG_MAC;
+    out[at + 1] = c.stratum;
+    out[at + 2] = cid.length;
+    out[at + 3] = isMappedV4(a) ? 4 : 6;
+    v.setUint32(at + 4, c.priority);
+    v.setUint16(at + 8, c.port);
+    v.setUint16(at + 10, c.ntpPort);
+    out.set(a, at + 12);
+    out.set(cid, at + CANDIDATE_BYTES);
+    at += CANDIDATE_BYTES + cid.length;
+  }
   if (key) {
     v.setUint32(bodyLen, key.id);
     out.set(mac(key, out.subarray(0, bodyLen)), bodyLen + 4);
@@ -127,7 +169,7 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
   if (bytes.length < HEADER_BYTES) return bad(`${bytes.length} bytes, header is ${HEADER_BYTES}`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint16(0) !== MAGIC) return bad('not a clocktower election message');
-  if (bytes[2] !== VERSION) return bad(`version ${bytes[2]}`);
+  if (bytes[2] !== VERSION) return { ok: false, reason: 'version', version: bytes[2]! };
   const type = bytes[3]!;
   if (type < MsgType.Query || type > MsgType.Leaving) return bad(`type ${type}`);
   const role = bytes[4]!;
@@ -139,7 +181,19 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
   if (idLen === 0 || idLen > MAX_ID_BYTES || leaderIdLen > MAX_ID_BYTES) return bad('id length');
   if (family !== 0 && family !== 4 && family !== 6) return bad(`leader family ${family}`);
   if ((family === 0) !== (leaderIdLen === 0)) return bad('leader id and address disagree');
-  const bodyLen = HEADER_BYTES + idLen + leaderIdLen;
+  const idsEnd = HEADER_BYTES + idLen + leaderIdLen;
+  if (bytes.length < idsEnd + 1) return bad(`length ${bytes.length}, ids end at ${idsEnd}`);
+  const count = bytes[idsEnd]!;
+  if (count > MAX_CANDIDATES) return bad(`${count} candidates`);
+  let bodyLen = idsEnd + 1;
+  for (let i = 0; i < count; i++) {
+    if (bytes.length < bodyLen + CANDIDATE_BYTES) return bad('candidate cut short');
+    const cidLen = bytes[bodyLen + 2]!;
+    const fam = bytes[bodyLen + 3]!;
+    if (cidLen === 0 || cidLen > MAX_ID_BYTES) return bad('candidate id length');
+    if (fam !== 4 && fam !== 6) return bad(`candidate family ${fam}`);
+    bodyLen += CANDIDATE_BYTES + cidLen;
+  }
   const hasMac = (flags & FLAG_MAC) !== 0;
   if (bytes.length !== bodyLen + (hasMac ? MAC_BYTES : 0)) return bad(`length ${bytes.length}, expected ${bodyLen + (hasMac ? MAC_BYTES : 0)}`);
   if (key) {
@@ -149,9 +203,23 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
     if (!timingSafeEqual(want, bytes.subarray(bodyLen + 4, bodyLen + MAC_BYTES))) return { ok: false, reason: 'bad-mac' };
   }
   let id: string, leaderId: string;
+  const candidates: Candidate[] = [];
   try {
     id = dec.decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + idLen));
-    leaderId = dec.decode(bytes.subarray(HEADER_BYTES + idLen, bodyLen));
+    leaderId = dec.decode(bytes.subarray(HEADER_BYTES + idLen, idsEnd));
+    for (let i = 0, at = idsEnd + 1; i < count; i++) {
+      const cidLen = bytes[at + 2]!;
+      candidates.push({
+        flags: bytes[at]!,
+        stratum: bytes[at + 1]!,
+        priority: v.getUint32(at + 4),
+        port: v.getUint16(at + 8),
+        ntpPort: v.getUint16(at + 10),
+        address: bytesToIp(bytes.slice(at + 12, at + 28)),
+        id: dec.decode(bytes.subarray(at + CANDIDATE_BYTES, at + CANDIDATE_BYTES + cidLen)),
+      });
+      at += CANDIDATE_BYTES + cidLen;
+    }
   } catch {
     return bad('ids are not UTF-8');
   }
@@ -170,6 +238,7 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
     ntpPort: v.getUint16(48),
     id,
     leader: family === 0 ? null : { id: leaderId, address: bytesToIp(addr), port: v.getUint16(52), ntpPort: v.getUint16(54) },
+    candidates,
   };
   return { ok: true, msg };
 }

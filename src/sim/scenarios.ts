@@ -24,6 +24,13 @@ export interface RunResult {
   time_to_synced_ms: number | null;
   max_offset_ns: number | null;
   messages_per_node_per_s: number;
+  /** Over the last 20 s of the run: election messages each node but the server sends per second (median, and the most). */
+  steady_messages_per_node_per_s: number;
+  steady_messages_per_node_per_s_max: number;
+  /** The same for the server at the end (it speaks to every node: counted apart). */
+  server_messages_per_s: number | null;
+  /** The busiest simulated second, in election messages per node. */
+  peak_messages_per_node_per_s: number;
   ntp_requests_per_node_per_s: number;
   servers: string[];
   violations: string[];
@@ -130,6 +137,17 @@ export const SCENARIOS: Record<string, { about: string; defaultNodes: number; bu
       return plan(seed, nodes, 30, {}, 0, { oneServerMs: 5000, syncedMs: 5000, server: t.id });
     },
   },
+  succession: {
+    about: "D (trusted) serves; A and C cannot serve; D dies 1 s into office: B takes over once A has given up (the demo's act 2)",
+    defaultNodes: 4,
+    build: (_n, seed) => {
+      const nodes = cluster(4);
+      nodes[3]!.trusted = true;
+      nodes[0]!.serveFailures = 99;
+      nodes[2]!.serveFailures = 99;
+      return plan(seed, nodes, 30, { script: [{ atNs: 2 * S, action: { kind: 'crash', node: 'D' } }] }, 2 * S, { server: 'B' });
+    },
+  },
   'lossy-links': {
     about: '10 % loss and 1 ms ± 0.5 ms delay on every link',
     defaultNodes: 8,
@@ -190,6 +208,29 @@ function randomPlan(n: number, seed: number): ScenarioPlan {
   return { config: { seed, nodes, link, durationNs: lastNs + 30 * S, script }, measureFromNs: lastNs, bounds: {} };
 }
 
+/** The window at the end of a run in which steady-state traffic is measured. */
+const STEADY_NS = 20 * S;
+
+function steadyRates(
+  world: World,
+  servers: string[],
+): Pick<RunResult, 'steady_messages_per_node_per_s' | 'steady_messages_per_node_per_s_max' | 'server_messages_per_s' | 'peak_messages_per_node_per_s'> {
+  const perS = (i: number) => (world.sent.byNodeSteady[i] ?? 0) / (STEADY_NS / S);
+  const server = world.nodes.findIndex((x) => servers.length === 1 && x.spec.id === servers[0]);
+  const others = world.nodes
+    .map((_, i) => i)
+    .filter((i) => i !== server)
+    .map(perS)
+    .sort((a, b) => a - b);
+  const peak = Math.max(0, ...world.sent.perSecond.map((x) => x ?? 0));
+  return {
+    steady_messages_per_node_per_s: others.length ? others[others.length >> 1]! : 0,
+    steady_messages_per_node_per_s_max: others.length ? others[others.length - 1]! : 0,
+    server_messages_per_s: server >= 0 ? perS(server) : null,
+    peak_messages_per_node_per_s: peak / world.nodes.length,
+  };
+}
+
 /** Runs one scenario for one seed and checks it. */
 export function runScenario(name: string, o: { nodes?: number; seed: number }): RunResult {
   const sc = SCENARIOS[name];
@@ -200,6 +241,7 @@ export function runScenario(name: string, o: { nodes?: number; seed: number }): 
   const capable = new Set(p.config.nodes.filter((x) => !x.serveFailures).map((x) => x.id));
   const obs = new Observer(p.measureFromNs, p.bounds, (id) => capable.has(id), p.config.preempt ?? false);
   const world = new World(p.config, obs);
+  world.sent.steadyFromNs = p.config.durationNs - STEADY_NS;
   world.run();
   const m = obs.finish();
   const count = p.config.nodes.length;
@@ -212,6 +254,7 @@ export function runScenario(name: string, o: { nodes?: number; seed: number }): 
     time_to_synced_ms: m.timeToSyncedMs,
     max_offset_ns: m.maxOffsetNs,
     messages_per_node_per_s: world.counters.clusterSent / count / seconds,
+    ...steadyRates(world, m.servers),
     ntp_requests_per_node_per_s: world.counters.ntpSent / count / seconds,
     servers: m.servers,
     violations: m.violations,

@@ -130,6 +130,8 @@ class SimNode {
 export class World {
   readonly nodes: SimNode[];
   readonly counters = { clusterSent: 0, ntpSent: 0, dropped: 0 };
+  /** Election messages sent: per node over the last `steadyNs` of the run, and by everyone per simulated second. */
+  readonly sent = { steadyFromNs: 0, byNodeSteady: [] as number[], perSecond: [] as number[] };
   readonly #cfg: SimConfig;
   readonly #q = new EventQueue<Ev>();
   readonly #net: Rng;
@@ -311,6 +313,9 @@ export class World {
       switch (a.type) {
         case 'send-cluster': {
           this.counters.clusterSent++;
+          const sec = Math.floor(this.#t / 1e9);
+          this.sent.perSecond[sec] = (this.sent.perSecond[sec] ?? 0) + 1;
+          if (this.#t >= this.sent.steadyFromNs) this.sent.byNodeSteady[n.index] = (this.sent.byNodeSteady[n.index] ?? 0) + 1;
           const to = a.to === 'multicast' ? this.nodes.filter((x) => x !== n).map((x) => x.addr) : [a.to];
           for (const dst of to) this.#deliver(n, dst.address, 'cluster', a.bytes);
           break;

@@ -150,6 +150,7 @@ export const TARGETS: Target[] = [
           ntpPort: 123,
           id: 'node-a',
           leader: null,
+          candidates: [{ id: 'node-b', address: '10.0.0.2', port: 12300, ntpPort: 123, priority: 1, stratum: 10, flags: 4 }],
         },
         KEY,
       ),
@@ -167,6 +168,7 @@ export const TARGETS: Target[] = [
         ntpPort: 11123,
         id: 'b',
         leader: { id: 'node-a', address: '10.0.0.1', port: 12123, ntpPort: 123 },
+        candidates: [],
       }),
     ],
     run(b) {

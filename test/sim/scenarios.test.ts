@@ -37,6 +37,20 @@ test('server crash: a new server, and every client following it, within 3 s', ()
   assert.ok(r.time_to_one_server_ms !== null && r.time_to_one_server_ms <= 3000, `${r.time_to_one_server_ms} ms`);
 });
 
+test('steady state: each client sends one election message a second, the server one per node', () => {
+  const r = runScenario('simultaneous-boot', { seed: testSeed(5), nodes: 48 });
+  assert.equal(r.violations, []);
+  assert.ok(r.steady_messages_per_node_per_s_max <= 1.5, `clients: up to ${r.steady_messages_per_node_per_s_max}/s`);
+  assert.ok(r.server_messages_per_s !== null && r.server_messages_per_s <= 48 + 1, `server: ${r.server_messages_per_s}/s`);
+});
+
+test("the server dies 1 s into office: the first named successor that can serve takes over after its retries (the seed's order)", () => {
+  // The demo's act 2: D serves, A and C cannot; D dies before its clients' flags reach it.
+  const r = runScenario('succession', { seed: testSeed(6) });
+  assert.equal(r.violations, []);
+  assert.equal(r.servers, ['B']);
+});
+
 test('a broken invariant is reported with the seed that replays it', () => {
   // The same seed twice gives the same run, number for number.
   const a = runScenario('random', { seed: testSeed(4), nodes: 6 });

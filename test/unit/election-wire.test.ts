@@ -33,6 +33,15 @@ function randomMessage(r: ReturnType<typeof seededRng>): ElectionMessage {
             port: r.int(1, 65535),
             ntpPort: r.int(1, 65535),
           },
+    candidates: Array.from({ length: r.int(0, 2) }, (_, i) => ({
+      id: `C${i}-${r.u32().toString(36)}`,
+      address: v6 ? `fd00::${r.int(1, 0xffff).toString(16)}` : `10.1.${r.int(0, 255)}.${r.int(1, 254)}`,
+      port: r.int(1, 65535),
+      ntpPort: r.int(1, 65535),
+      priority: r.u32(),
+      stratum: r.int(0, 16),
+      flags: r.int(0, 7),
+    })),
   };
 }
 
@@ -53,7 +62,6 @@ test('malformed datagrams are rejected with a reason, never thrown', () => {
   const cases: [string, Uint8Array][] = [
     ['short', good.subarray(0, HEADER_BYTES - 1)],
     ['magic', Uint8Array.from(good, (b, i) => (i === 0 ? 0x00 : b))],
-    ['version', Uint8Array.from(good, (b, i) => (i === 2 ? 9 : b))],
     ['type', Uint8Array.from(good, (b, i) => (i === 3 ? 0 : b))],
     ['role', Uint8Array.from(good, (b, i) => (i === 4 ? 3 : b))],
     ['id length', Uint8Array.from(good, (b, i) => (i === 7 ? 0 : b))],
@@ -68,6 +76,16 @@ test('malformed datagrams are rejected with a reason, never thrown', () => {
     for (let k = r.int(1, 4); k > 0; k--) b[r.int(0, b.length - 1)] = r.int(0, 255);
     decodeMessage(b.subarray(0, r.int(0, b.length))); // must not throw
   }
+});
+
+test('an older protocol version is named, not parsed; a list of more than two candidates is malformed', () => {
+  const r = seededRng(testSeed(61));
+  const good = encodeMessage({ ...randomMessage(r), candidates: [] });
+  const v1 = decodeMessage(Uint8Array.from(good, (b, i) => (i === 2 ? 1 : b)));
+  assert.equal(v1, { ok: false, reason: 'version', version: 1 });
+  const countAt = good.length - 1; // no key, no candidates: the count is the last byte
+  const three = decodeMessage(Uint8Array.from(good, (b, i) => (i === countAt ? 3 : b)));
+  assert.ok(!three.ok && three.reason === 'malformed' && three.detail === '3 candidates', JSON.stringify(three));
 });
 
 test('with a cluster key: unsigned is unauthenticated, a wrong key or a flipped bit is a bad MAC', () => {

@@ -178,6 +178,25 @@ test('a client answers with its server, so an asker follows it to the real serve
   assert.is(lan.nodes.get('C')!.e.leader?.id, 'A', 'C learnt of A through B and follows A, not B');
 });
 
+test('a node of wire version 1 is named once per address and its words change nothing', () => {
+  const lan = new Lan();
+  const a = lan.add('A', 0);
+  lan.start('A');
+  // A version-1 datagram: one of B's with byte 2 set to 1.
+  lan.add('B', 1);
+  lan.start('B');
+  const bytes = Uint8Array.from(lan.nodes.get('B')!.sent.find((x): x is ElectionAction & { type: 'send' } => x.type === 'send')!.bytes, (v, i) =>
+    i === 2 ? 1 : v,
+  );
+  const from = { address: '10.0.0.9', port: 12300 };
+  const first = a.onMessage(bytes, from, lan.now, lan.rng);
+  const again = a.onMessage(bytes, from, lan.now, lan.rng);
+  assert.equal(first, [{ type: 'event', event: { kind: 'old-version', address: '10.0.0.9', version: 1 } }]);
+  assert.equal(again, []);
+  assert.is(a.counters.dropVersion, 2);
+  assert.is(decodeMessage(bytes).ok, false);
+});
+
 test('replays and unverified words change nothing', () => {
   const lan = new Lan();
   lan.add('A', 0);
