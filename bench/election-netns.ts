@@ -67,7 +67,12 @@ async function run(n: number): Promise<string> {
     for (const x of nodes) x.start();
     const one = await poll(nodes, oneServer, 60_000);
     const synced = await poll(nodes, allSynced, 60_000);
-    if (!one || !synced) return `${String(n).padStart(5)}  did not converge within 60 s`;
+    if (!one || !synced) {
+      // What each board says, to see where it stuck: role, leader, synchronised.
+      const ss = await Promise.all(nodes.map((x) => x.status()));
+      const seen = ss.map((s, i) => (s ? `n${i}:${s.role}${s.leader ? `->${s.leader.id}` : ''}${s.synced ? '' : '(unsynced)'}` : `n${i}:down`)).join(' ');
+      return `${String(n).padStart(5)}  did not converge within 60 s (one server: ${one ? 'yes' : 'no'}); ${seen}`;
+    }
     // The last daemon up: its uptime at the poll says when it started.
     const lastUp = Math.max(...synced.ss.map((s) => synced.at - s!.uptime_s * 1000));
     // Messages sent per board per second over a settled 5 s window.
