@@ -11,38 +11,20 @@
 //   sh scripts/no-sys-time.sh node --import tsx bench/interleaved.ts [--pairs N]
 // Prints per server the median and p99, then exactly one last line:
 //   interleaved tx-error ours p50=X.X us chrony p50=Y.Y us (software - kernel)
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { decodePacket, emptyPacket, encodePacket, type NtpPacket } from '../src/ntp/packet.js';
 import { ntp64ToUnixNs } from '../src/ntp/time.js';
 import { UdpEndpoint } from '../src/native/udp.js';
+import { startChronyd, startOurs } from './tools/pinned-servers.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const PAIRS = args.includes('--pairs') ? Number(args[args.indexOf('--pairs') + 1]) : 300;
 const tmp = mkdtempSync(path.join(tmpdir(), 'ct-xleave-'));
 execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-
-function startPinned(cmd: string, argv: string[], ready: RegExp): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', '1', cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 15_000);
-    const on = (d: Buffer) => {
-      out += d;
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-  });
-}
 
 interface Reply {
   pkt: NtpPacket;
@@ -120,21 +102,8 @@ function quantiles(xs: number[]): { p50: number; p99: number } {
 async function main(): Promise<void> {
   const results: Record<string, number> = {};
   const servers: { name: string; start: (port: number) => Promise<ChildProcess> }[] = [
-    {
-      name: 'ours',
-      start: (p) => startPinned(process.execPath, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(p), '3'], /ready/),
-    },
-    {
-      name: 'chrony',
-      start: (p) => {
-        const dir = mkdtempSync(path.join(tmp, 'chrony-'));
-        writeFileSync(
-          path.join(dir, 'c.conf'),
-          [`port ${p}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n',
-        );
-        return startPinned('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'c.conf')], /Disabled control of system clock/);
-      },
-    },
+    { name: 'ours', start: startOurs },
+    { name: 'chrony', start: (p) => startChronyd(p, tmp) },
   ];
   console.log(`${PAIRS} pairs per server, 20 ms apart; server on CPU 1, client on CPU 0`);
   console.log('server  pairs  software-kernel p50/p99 us   T4-T3 basic p50/p99 us   T4-T3 kernel p50/p99 us');

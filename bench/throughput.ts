@@ -19,6 +19,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { startChronyd, startOurs, startPinned } from './tools/pinned-servers.js';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -109,45 +111,14 @@ interface Server {
   interleaved?: boolean;
 }
 
-function startPinned(cmd: string, argv: string[], readyText: RegExp): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', '1', cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 15_000);
-    const on = (d: Buffer) => {
-      out += d;
-      if (readyText.test(out)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
-  });
-}
-
 const node = process.execPath;
 const servers: Server[] = [
-  {
-    name: 'clocktower (native)',
-    start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(p), '3'], /ready/),
-  },
+  { name: 'clocktower (native)', start: (p) => startOurs(p) },
   {
     name: 'pure JS (dgram + TS core)',
     start: (p) => startPinned(node, ['--import', 'tsx', path.join(root, 'bench/servers/js-server.ts'), '127.0.0.1', String(p)], /ready/),
   },
-  {
-    name: 'chronyd 4.x',
-    start: (p) => {
-      const dir = mkdtempSync(path.join(tmp, 'chrony-'));
-      writeFileSync(
-        path.join(dir, 'c.conf'),
-        [`port ${p}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n',
-      );
-      return startPinned('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'c.conf')], /Disabled control of system clock/);
-    },
-  },
+  { name: 'chronyd 4.x', start: (p) => startChronyd(p, tmp) },
   { name: 'C echo (ceiling)', start: (p) => startPinned(path.join(tmp, 'echo'), ['127.0.0.1', String(p)], /ready/) },
 ];
 // The same two servers under interleaved load.

@@ -1,0 +1,43 @@
+// NTP servers for the loopback benches (bench/throughput.ts,
+// bench/interleaved.ts), each started pinned to CPU 1 with taskset: our native
+// server in its own process and `chronyd -x` serving its local clock.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Starts `cmd` on CPU 1 and resolves once its output matches `readyText` (15 s at most). */
+export function startPinned(cmd: string, argv: string[], readyText: RegExp): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', '1', cmd, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${out}`)), 15_000);
+    const on = (d: Buffer) => {
+      out += d;
+      if (readyText.test(out)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out}`)));
+  });
+}
+
+/** Our native server (test/interop/fixtures/serve.ts) on 127.0.0.1:port. */
+export function startOurs(port: number): Promise<ChildProcess> {
+  return startPinned(process.execPath, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(port), '3'], /ready/);
+}
+
+/** chronyd -x on 127.0.0.1:port (`local stratum 8`, no rate limit), its files in a new directory under `tmp`. */
+export function startChronyd(port: number, tmp: string): Promise<ChildProcess> {
+  const dir = mkdtempSync(path.join(tmp, 'chrony-'));
+  writeFileSync(
+    path.join(dir, 'c.conf'),
+    [`port ${port}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n',
+  );
+  return startPinned('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'c.conf')], /Disabled control of system clock/);
+}
