@@ -38,6 +38,20 @@ const POLL_LIMIT = 30;
 const POLL_GATE = 4;
 /** Broadcast servers heard at once. */
 export const MAX_BROADCAST_SOURCES = 8;
+/**
+ * With a leap second pending, measurements this close to a UTC midnight are
+ * dropped (as chrony does): around the leap the source and our kernel repeat
+ * 23:59:59 at slightly different instants, and a sample taken between the two
+ * reads as a 1 s error, with the source's leap indicator already cleared.
+ */
+export const LEAP_GUARD_NS = 5_000_000_000n;
+const DAY_NS = 86_400_000_000_000n;
+
+/** Whether node time nowNs is within LEAP_GUARD_NS of a UTC midnight. */
+export function nearMidnight(nowNs: bigint): boolean {
+  const r = ((nowNs % DAY_NS) + DAY_NS) % DAY_NS;
+  return r < LEAP_GUARD_NS || r > DAY_NS - LEAP_GUARD_NS;
+}
 
 export class SyncClient {
   readonly #sources = new Map<string, Source>();
@@ -128,8 +142,14 @@ export class SyncClient {
   /** A datagram from a source's address; t4Ns is its RX stamp in cooked node time. */
   onResponse(sourceId: string, bytes: Uint8Array, t4Ns: bigint, monoNs: bigint): SyncAction[] {
     const s = this.#sources.get(sourceId);
-    if (!s) return [];
+    if (!s || this.#leapGuard(t4Ns)) return [];
     return this.#received(s, s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys), t4Ns);
+  }
+
+  /** A leap second is pending and nowNs is close to a UTC midnight: measurements are dropped (LEAP_GUARD_NS). */
+  #leapGuard(nowNs: bigint): boolean {
+    const pending = this.#system?.leap === Leap.Insert || this.#system?.leap === Leap.Delete;
+    return pending && nearMidnight(nowNs);
   }
 
   /**
@@ -145,6 +165,7 @@ export class SyncClient {
     monoNs: bigint,
     opts: { requireAuth: boolean; minPollLog2?: number },
   ): SyncAction[] {
+    if (this.#leapGuard(t4Ns)) return [];
     const id = `broadcast:${from.address}:${from.port}`;
     const s = this.#sources.get(id);
     if (s && !s.demobilized) {

@@ -305,4 +305,43 @@ test('a source that stops answering: after eight unanswered polls the clock is u
   assert.is(statuses.at(-1), false, 'the last status command says unsynchronised');
 });
 
+test('a pending leap second: measurements within 5 s of midnight are dropped, so the leap flag holds until the kernel inserts it', () => {
+  const rng = seededRng(testSeed(22));
+  const client = new SyncClient({ localPrecisionLog2: -24 });
+  client.addSource({ id: 'srv', address: '192.0.2.1', port: 123, minPollLog2: 0, maxPollLog2: 0, iburst: true }, 0n);
+  // Local time runs from 20 s before a UTC midnight; the server announces an inserted second (LI = 1).
+  const midnight = 1_798_761_600_000_000_000n; // 2027-01-01T00:00:00Z
+  const t0 = midnight - 20_000_000_000n;
+  const state = { leap: 1, stratum: 1, precisionLog2: -24, refId: 0x47505300, referenceNs: t0, rootDelayNs: 0, rootDispersionNs: 10_000 };
+  let mono = 0n;
+  const leaps: { t: bigint; leap: number }[] = [];
+  const dropped: bigint[] = [];
+  for (let i = 0; i < 40; i++) {
+    for (const a of client.onTimer(mono, rng)) {
+      if (a.type !== 'send') continue;
+      const t = t0 + mono;
+      client.onSent('srv', t);
+      const req = decodePacket(a.bytes);
+      assert.ok(req.ok);
+      // After midnight the server has inserted its second: LI = 0 and its clock 1 s back.
+      const after = t >= midnight - 2_000_000_000n;
+      const srv = after ? { ...state, leap: 0 } : state;
+      const back = after ? -1_000_000_000n : 0n;
+      const resp = buildResponse(req.ok ? req.packet : (undefined as never), t + back + 100_000n, t + back + 110_000n, srv);
+      const actions = client.onResponse('srv', encodePacket(resp!), t + 210_000n, mono + 210_000n);
+      if (actions.length === 0) dropped.push(t);
+      for (const x of actions) if (x.type === 'clock' && x.cmd.type === 'status') leaps.push({ t, leap: x.cmd.leap });
+    }
+    mono = client.nextWakeMonoNs()!;
+  }
+  // The server went back a second 2 s early (its leap before ours): those answers fall in the guard.
+  assert.ok(dropped.length >= 3, `dropped ${dropped.length}`);
+  assert.ok(dropped.every((t) => t > midnight - 5_000_000_000n && t < midnight + 5_000_000_000n));
+  const beforeMidnight = leaps.filter((x) => x.t < midnight);
+  assert.ok(
+    beforeMidnight.length > 0 && beforeMidnight.every((x) => x.leap === 1),
+    JSON.stringify(beforeMidnight, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+  );
+});
+
 test.run();
