@@ -210,7 +210,7 @@ export function decodeMessage(bytes: Uint8Array, key?: ClusterKey): DecodeResult
     for (let i = 0, at = idsEnd + 1; i < count; i++) {
       const cidLen = bytes[at + 2]!;
       candidates.push({
-        flags: bytes[at]!,
+        flags: bytes[at]! & ~FLAG_MAC,
         stratum: bytes[at + 1]!,
         priority: v.getUint32(at + 4),
         port: v.getUint16(at + 8),
