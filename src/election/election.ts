@@ -236,8 +236,9 @@ export class Election {
     if (nowMonoNs >= this.#heartbeatAt) {
       this.#heartbeat(out, nowMonoNs, rng);
       while (this.#heartbeatAt <= nowMonoNs) this.#heartbeatAt += this.cfg.heartbeatNs;
-    } else if (this.#probeDue(nowMonoNs) !== null && nowMonoNs >= this.#probeDue(nowMonoNs)!) {
-      this.#probe(out, nowMonoNs, rng);
+    } else {
+      const probe = this.#probeDue(nowMonoNs);
+      if (probe !== null && nowMonoNs >= probe) this.#probe(out, nowMonoNs, rng);
     }
     return this.#finish(out, nowMonoNs, rng);
   }

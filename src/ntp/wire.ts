@@ -29,17 +29,35 @@ export interface Outstanding {
   interleaved?: InterleavedForm | null;
 }
 
+/**
+ * An answered exchange: when our request left, when the server got it (its
+ * receive field, as sent and decoded), when its reply arrived. Node / server /
+ * node time, Unix ns. The next request in interleaved form names it.
+ */
+export interface Exchange {
+  t1Ns: bigint;
+  t2Ts: bigint;
+  t2Ns: bigint;
+  t4Ns: bigint;
+}
+
+/** The exchange a reply (accepted, with our t1 and t4) completes. */
+export function exchangeOf(reply: NtpPacket, t1Ns: bigint, t4Ns: bigint): Exchange {
+  return { t1Ns, t2Ts: reply.receiveTs, t2Ns: ntp64ToUnixNs(reply.receiveTs, t1Ns)!, t4Ns };
+}
+
 /** A request in interleaved form and the earlier exchange its reply would complete. */
 export interface InterleavedForm {
   /** The receive field we sent: our RX stamp of the server's last reply; an interleaved reply echoes it as origin. */
   receiveTs: bigint;
-  /** That earlier exchange: when our request left, when the server got it (its receive field), when its reply arrived. Node / server / node time, Unix ns. */
-  prev: { t1Ns: bigint; t2Ns: bigint; t4Ns: bigint };
+  prev: Exchange;
 }
 
 export interface Request {
   bytes: Uint8Array;
   transmitTs: bigint;
+  /** Set when built in interleaved form (opts.after): what the reply is checked against (Outstanding.interleaved). */
+  interleaved: InterleavedForm | null;
 }
 
 /**
@@ -54,12 +72,13 @@ export function buildRequest(opts: {
   version?: number;
   mode?: number;
   key?: NtpKey;
-  /** Interleaved form: origin = the server's receive stamp of our last exchange, receive = our RX stamp of its reply. */
-  interleave?: { originTs: bigint; receiveTs: bigint };
+  /** Interleaved form, naming this exchange: origin = the server's receive stamp of it, receive = our RX stamp of its reply. */
+  after?: Exchange | null;
 }): Request {
+  const xl: InterleavedForm | null = opts.after ? { receiveTs: unixNsToNtp64(opts.after.t4Ns), prev: opts.after } : null;
   let transmitTs = opts.rng.u64();
   // Never 0, and never equal to the receive field: a server tells the forms apart by that (RFC 9769 §3).
-  while (transmitTs === 0n || transmitTs === opts.interleave?.receiveTs) transmitTs = opts.rng.u64() || 1n;
+  while (transmitTs === 0n || transmitTs === xl?.receiveTs) transmitTs = opts.rng.u64() || 1n;
   const p: NtpPacket = {
     ...emptyPacket(),
     leap: Leap.Unsynchronised,
@@ -67,11 +86,11 @@ export function buildRequest(opts: {
     mode: opts.mode ?? Mode.Client,
     poll: opts.pollLog2,
     precision: -20,
-    ...(opts.interleave ? { originTs: opts.interleave.originTs, receiveTs: opts.interleave.receiveTs } : {}),
+    ...(xl ? { originTs: xl.prev.t2Ts, receiveTs: xl.receiveTs } : {}),
     transmitTs,
   };
   const unsigned = encodePacket(p);
-  return { bytes: opts.key ? signPacket(unsigned, opts.key) : unsigned, transmitTs };
+  return { bytes: opts.key ? signPacket(unsigned, opts.key) : unsigned, transmitTs, interleaved: xl };
 }
 
 /** One measurement of a source (RFC 5905 §8, §10). */

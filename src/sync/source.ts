@@ -3,13 +3,13 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { ntp64ToUnixNs, unixNsToNtp64 } from '../ntp/time.js';
 import {
   buildRequest,
+  exchangeOf,
   PHI,
   processBroadcast,
   processResponse,
-  type InterleavedForm,
+  type Exchange,
   type Outstanding,
   type ResponseReject,
   type ResponseResult,
@@ -73,7 +73,7 @@ export class Source {
   /** Whether the last accepted sample was interleaved. */
   lastInterleaved = false;
   /** The last accepted exchange, which the next request in interleaved form names (null: none, or too many misses since). */
-  #prev: { t1Ns: bigint; t2Ns: bigint; t2Ts: bigint; t4Ns: bigint; sampledBasic: boolean } | null = null;
+  #prev: (Exchange & { sampledBasic: boolean }) | null = null;
   #misses = 0;
   /** Rejected responses by RFC 5905 §8 test (ResponseReject reason): what an attacker tried. */
   readonly rejects: Partial<Record<ResponseReject['reason'], number>> = {};
@@ -129,17 +129,15 @@ export class Source {
     this.reach = (this.reach << 1) & 0xff;
     if (wasReachable && !this.reachable && this.cfg.iburst) this.burstLeft = BURST_COUNT;
     const key = this.cfg.keyId !== null ? keys.get(this.cfg.keyId) : undefined;
-    const prev = this.cfg.interleaved && this.cfg.version === 4 ? this.#prev : null;
-    const interleaved: InterleavedForm | null = prev ? { receiveTs: unixNsToNtp64(prev.t4Ns), prev } : null;
     const req = buildRequest({
       rng,
       pollLog2: this.pollLog2,
       version: this.cfg.version,
       ...(key ? { key } : {}),
-      ...(interleaved && prev ? { interleave: { originTs: prev.t2Ts, receiveTs: interleaved.receiveTs } } : {}),
+      after: this.cfg.interleaved && this.cfg.version === 4 ? this.#prev : null,
     });
     this.outstanding = {
-      interleaved,
+      interleaved: req.interleaved,
       transmitTs: req.transmitTs,
       t1Ns: 0n,
       t1Known: false,
@@ -200,7 +198,7 @@ export class Source {
     const twice = this.lastInterleaved && this.#prev?.sampledBasic === true;
     // This exchange is the one the next request in interleaved form names.
     const p = result.packet;
-    this.#prev = { t1Ns: usable!.t1Ns, t2Ts: p.receiveTs, t2Ns: ntp64ToUnixNs(p.receiveTs, usable!.t1Ns)!, t4Ns, sampledBasic: !this.lastInterleaved };
+    this.#prev = { ...exchangeOf(p, usable!.t1Ns, t4Ns), sampledBasic: !this.lastInterleaved };
     this.#misses = 0;
     if (twice) return { result, output: null };
     if (this.cfg.broadcast) {

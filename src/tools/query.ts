@@ -7,8 +7,7 @@ import net from 'node:net';
 
 import type { KeyRing } from '../ntp/auth.js';
 import { formatRefId } from '../ntp/packet.js';
-import { ntp64ToUnixNs, unixNsToNtp64 } from '../ntp/time.js';
-import { buildRequest, processResponse, type Outstanding, type ResponseReject, type Sample } from '../ntp/wire.js';
+import { buildRequest, exchangeOf, processResponse, type Exchange, type Outstanding, type ResponseReject, type Sample } from '../ntp/wire.js';
 import { ClientSockets } from '../daemon/client-socket.js';
 import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
 import { cryptoRng, type Rng } from '../util/rng.js';
@@ -72,7 +71,7 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
     let pending: { out: Outstanding; requireKey: boolean; resolve: (v: 'done' | 'timeout') => void } | null = null;
     let lastTransmitTs: bigint | null = null;
     // The last answered exchange, which a request in interleaved form names.
-    let prev: { t1Ns: bigint; t2Ns: bigint; t2Ts: bigint; t4Ns: bigint } | null = null;
+    let prev: Exchange | null = null;
     sockets = new ClientSockets({
       onSent: (_tag, sysNs) => {
         if (pending) pending.out.t1Ns = sysNs;
@@ -104,7 +103,7 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
           }
           lastTransmitTs = r.packet.transmitTs;
           const t1Ns = pending.out.t1Ns;
-          prev = { t1Ns, t2Ts: r.packet.receiveTs, t2Ns: ntp64ToUnixNs(r.packet.receiveTs, t1Ns)!, t4Ns: batch.rxNs(i) };
+          prev = exchangeOf(r.packet, t1Ns, batch.rxNs(i));
           result.samples.push({
             offsetNs: r.sample.offsetNs,
             delayNs: r.sample.delayNs,
@@ -124,15 +123,21 @@ async function queryOne(server: string, o: QueryOptions): Promise<QueryResult> {
     if (o.keyId !== undefined && !key) throw new Error(`key ${o.keyId} is not in the key file`);
     const exchange = async (signed: boolean): Promise<'done' | 'timeout'> => {
       const version = o.version ?? 4;
-      const xl = o.interleaved && version === 4 && prev ? { receiveTs: unixNsToNtp64(prev.t4Ns), prev } : null;
       const req = buildRequest({
         rng: o.rng ?? defaultRng,
         pollLog2: 0,
         version,
         ...(signed && key ? { key } : {}),
-        ...(xl ? { interleave: { originTs: xl.prev.t2Ts, receiveTs: xl.receiveTs } } : {}),
+        after: o.interleaved && version === 4 ? prev : null,
       });
-      const out: Outstanding = { transmitTs: req.transmitTs, t1Ns: 0n, version, mode: 3, keyId: signed ? (o.keyId ?? null) : null, interleaved: xl };
+      const out: Outstanding = {
+        transmitTs: req.transmitTs,
+        t1Ns: 0n,
+        version,
+        mode: 3,
+        keyId: signed ? (o.keyId ?? null) : null,
+        interleaved: req.interleaved,
+      };
       const outcome = new Promise<'done' | 'timeout'>((resolve) => {
         const timer = setTimeout(() => resolve('timeout'), o.timeoutMs ?? 1000);
         pending = {

@@ -17,7 +17,7 @@ const ctx = (out: Outstanding, t4Ns: bigint) => ({ outstanding: out, lastTransmi
 
 test('an interleaved reply completes the earlier exchange with the server TX stamp; basic and bogus ones as ever', () => {
   // The earlier exchange: sent at T0, received by the server at +50 µs (server 10 µs ahead), its reply out at +60 µs (kernel), back at +100 µs.
-  const prev = { t1Ns: T0, t2Ns: T0 + 60_000n, t4Ns: T0 + 100_000n };
+  const prev = { t1Ns: T0, t2Ts: unixNsToNtp64(T0 + 60_000n) | 1n, t2Ns: T0 + 60_000n, t4Ns: T0 + 100_000n };
   const out: Outstanding = {
     transmitTs: 0xabcdn << 8n,
     t1Ns: T0 + 1_000_000_000n,
