@@ -12,6 +12,7 @@ docs/election.md. Deterministic: --seed replays a run exactly.
 options:
   --scenario NAME  one of the scenarios below (default random)
   --nodes N        cluster size (default: the scenario's own)
+  --duration S     simulated seconds per run (default: the scenario's own)
   --seed S         first seed (default 1)
   --seeds K        run K seeds: S, S+1, ... (default 1)
   --json           one JSON object per run per line
@@ -46,6 +47,7 @@ export const command: Command = {
       const { values, str } = parse(args, {
         scenario: { type: 'string' },
         nodes: { type: 'string' },
+        duration: { type: 'string' },
         seed: { type: 'string' },
         seeds: { type: 'string' },
         json: { type: 'boolean' },
@@ -58,12 +60,13 @@ export const command: Command = {
       const name = str('scenario') ?? 'random';
       if (!SCENARIOS[name]) throw new UsageError(`unknown scenario ${JSON.stringify(name)}; --list shows them`);
       const nodes = str('nodes') === undefined ? undefined : intOption('nodes', str('nodes'), 0, 2, 1000);
+      const durationS = str('duration') === undefined ? undefined : intOption('duration', str('duration'), 0, 1, 3600);
       const seed = intOption('seed', str('seed'), 1, 0, 0xffffffff);
       const seeds = intOption('seeds', str('seeds'), 1, 1, 10_000_000);
       const failed: number[] = [];
       for (let i = 0; i < seeds; i++) {
         const s = (seed + i) >>> 0;
-        const r = runScenario(name, { seed: s, ...(nodes !== undefined ? { nodes } : {}) });
+        const r = runScenario(name, { seed: s, ...(nodes !== undefined ? { nodes } : {}), ...(durationS !== undefined ? { durationS } : {}) });
         if (r.violations.length) failed.push(s);
         console.log(values.json ? JSON.stringify(r) : line(r));
       }

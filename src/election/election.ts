@@ -4,6 +4,7 @@
 // follow, raise the clock, arm a timer, log an event); the daemon and the
 // simulator carry them out.
 import type { Rng } from '../util/rng.js';
+import { heardRank, Hearsay, Sweep, SWEEP_STEPS_PER_BEAT } from './discovery.js';
 import { addrKey, Challenges, PeerTable, type Addr, type Peer, type PeerView } from './peers.js';
 import { best, comparePrecedence, type Rank } from './precedence.js';
 import {
@@ -123,8 +124,13 @@ export class Election {
   #now = 0n;
   /** The successors each server we heard last named (a server's first words may come before we follow it). */
   readonly #named = new Map<string, Candidate[]>();
-  /** The successors our lost server named, and when we lost it: who is presumed next. */
-  #succession: { candidates: Candidate[]; lostAt: bigint } | null = null;
+  /** Candidates named to us (our lost server's successors, a booting peer's best) that we have not heard from. */
+  readonly #hearsay = new Hearsay();
+  /** While we know of no server: our paced sweep of the static addresses, and whether we were searching when last we looked. */
+  readonly #sweep: Sweep;
+  #searching = true;
+  /** The best live peers that can serve, as last named, and the table version and time they were picked at. */
+  #namedCache: { version: number; atNs: bigint; list: Candidate[] } | null = null;
   /** When we last asked a silent server whether it is still there. */
   #probedAt = -(1n << 62n);
   /** Addresses already reported as speaking another protocol version (bounded). */
@@ -156,6 +162,7 @@ export class Election {
     this.#floorNs = this.cfg.floorNs;
     this.#peers = new PeerTable(this.deadAfterNs, hb);
     this.#challenges = new Challenges(hb);
+    this.#sweep = new Sweep(hb / SWEEP_STEPS_PER_BEAT > 0n ? hb / SWEEP_STEPS_PER_BEAT : 1n);
   }
 
   get role(): Role {
@@ -187,7 +194,7 @@ export class Election {
     return this.#peers.views(nowMonoNs);
   }
 
-  /** Boot: ask every known host "are you the server?" and listen for a while. */
+  /** Boot: start asking the known hosts "are you the server?" (the sweep) and listen for a while. */
   start(nowMonoNs: bigint, rng: Rng): ElectionAction[] {
     this.#now = nowMonoNs;
     if (this.#started) throw new Error('election already started');
@@ -198,7 +205,8 @@ export class Election {
     this.#heartbeatAt = nowMonoNs + BigInt(Math.floor(Number(this.cfg.heartbeatNs) * (0.5 + 0.5 * rng.float())));
     this.#lastBeatMonoNs = nowMonoNs;
     const out: ElectionAction[] = [];
-    for (const a of this.cfg.peers) this.#query(out, a, nowMonoNs, rng);
+    this.#sweep.begin(this.cfg.peers, nowMonoNs);
+    this.#sweepStep(out, nowMonoNs, rng);
     if (this.cfg.multicast) this.#query(out, 'multicast', nowMonoNs, rng);
     return this.#finish(out, nowMonoNs, rng);
   }
@@ -240,6 +248,7 @@ export class Election {
       const probe = this.#probeDue(nowMonoNs);
       if (probe !== null && nowMonoNs >= probe) this.#probe(out, nowMonoNs, rng);
     }
+    if (this.#sweep.stepDue(nowMonoNs)) this.#sweepStep(out, nowMonoNs, rng);
     return this.#finish(out, nowMonoNs, rng);
   }
 
@@ -263,7 +272,8 @@ export class Election {
         // Seed frame 13: give up and look for whoever is next.
         this.#serveFailures = 0;
         this.#cannotServeUntil = nowMonoNs + this.cfg.serveBackoffNs;
-        this.#heartbeat(out, nowMonoNs, rng);
+        // Tell everyone, not only those above us: nodes waiting for us move on at once.
+        this.#sendAll(out, nowMonoNs, rng);
       } else {
         this.#retryAt = nowMonoNs + this.cfg.serveRetryNs;
       }
@@ -311,8 +321,9 @@ export class Election {
       // boot): its words change nothing until it answers a fresh challenge.
       this.counters.unverified++;
       if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
-      // A query proves the sender is up now, so an earlier challenge to it may simply have been lost.
-      if (m.type !== MsgType.Leaving) this.#query(out, from, nowMonoNs, rng, m.type === MsgType.Query);
+      // A query proves the sender is up now, so an earlier challenge to it may simply have been lost; a
+      // server's word matters now, and the answer to our last challenge may have overtaken it.
+      if (m.type !== MsgType.Leaving) this.#query(out, from, nowMonoNs, rng, m.type === MsgType.Query || m.role === Role.Server);
       return this.#finish(out, nowMonoNs, rng);
     }
     this.#peers.record(m, from, rxMonoNs < nowMonoNs ? rxMonoNs : nowMonoNs);
@@ -320,6 +331,11 @@ export class Election {
     if (m.role === Role.Server) {
       if (this.#named.size >= 16 && !this.#named.has(m.id)) this.#named.clear();
       this.#named.set(m.id, m.candidates);
+    } else if (m.role === Role.None && this.#role === Role.None) {
+      // A peer that knows of no server either names the best it has heard from. Knowing of a better
+      // node is enough to stop sweeping and wait for it (its word is good for a heartbeat): if it is the
+      // best, its own sweep reaches us. Asking it at once would have every node ask the best few.
+      for (const c of m.candidates) if (c.id !== this.cfg.id) this.#hearsay.hear(c, nowMonoNs + this.cfg.heartbeatNs);
     }
     if (m.type === MsgType.Query) this.#send(out, from, MsgType.Status, m.nonce);
     return this.#finish(out, nowMonoNs, rng);
@@ -382,20 +398,28 @@ export class Election {
         return false;
       }
       const why = L && this.#peers.live(L, now) ? `leader ${L.id} stopped serving` : `leader ${this.#leader?.id} lost`;
-      if (this.#leader) this.#succession = { candidates: this.#named.get(this.#leader.id) ?? [], lostAt: now };
+      // The successors the server named count as candidates while the succession runs (successionWait),
+      // heard or not: they do not speak to clients, and the first of them is taking over.
+      const until = now + this.cfg.successionWaitNs;
+      const named = this.#leader ? (this.#named.get(this.#leader.id) ?? []) : [];
+      for (const c of named) this.#hearsay.hear(c, until, true);
       this.#follow(out, null);
       this.#setRole(out, Role.None, why);
-      // Ask the named successors at once rather than at the next beat.
-      for (const c of this.#presumed(now)) this.#query(out, c, now, rng);
+      // Named first, or better than the first named (the list is a beat old), this node takes over
+      // without sweeping: the server knew every live peer.
+      if (named[0] && (named[0].id === this.cfg.id || comparePrecedence(this.rank(), heardRank(named[0], true)) < 0)) this.#sweep.stop(now);
+      // Ask the first named successor at once rather than at the next beat (it is taking over, and
+      // its answer says so); the others we only wait for, so they are not asked by the whole cluster.
+      const first = best(this.#hearsay.ranks(now, this.cfg.id, this.#peers));
+      if (first && first.id !== this.cfg.id) this.#query(out, first, now, rng);
       return true;
     }
     // Role.None
     if (this.#starting || (this.#discoverUntil !== null && now < this.#discoverUntil)) return false;
     this.#discoverUntil = null;
-    const live = this.#peers.livePeers(now);
+    const { live, server, cands } = this.#survey(now);
     // Follow only a server heard within 1.5 heartbeats: one that has gone
     // quiet is likely dead, and following it would mean a second change soon.
-    const server = best(live.filter((p) => p.role === Role.Server && this.#peers.fresh(p, now)));
     if (server) {
       this.#retryAt = null;
       this.#waiting = null;
@@ -416,14 +440,11 @@ export class Election {
         this.#query(out, { address: p.leader.address, port: p.leader.port }, now, rng);
       }
     }
-    const cands: Rank[] = live.filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0 && !this.#skipped.has(p.id));
-    // The successors our lost server named count as candidates while the succession runs, heard or not:
-    // they do not speak to clients, and the first of them is taking over.
-    for (const c of this.#presumed(now)) if (!cands.some((x) => x.id === c.id) && !this.#skipped.has(c.id)) cands.push(c);
-    if (!this.#cannotServe(now)) cands.push(self);
-    const top = best(cands);
+    const top = best<Rank>(this.#cannotServe(now) ? cands : [...cands, self]);
     if (!top) return false;
     if (top.id === this.cfg.id) {
+      // Best of those we know, but we may not know everyone yet: the sweep goes on until it is through.
+      if (!this.#sweep.done(now)) return false;
       this.#startServe(out);
       return true;
     }
@@ -441,44 +462,61 @@ export class Election {
   }
 
   /**
-   * The successors our server named, as ranks, while the succession after
-   * losing it runs (successionWait): every node but the named ones waits for
-   * the first of them instead of asking the whole cluster.
+   * What a node that knows of no server sees: a fresh server to follow, the
+   * candidates (live peers that can serve, and hearsay: nodes named to us we
+   * have not heard from, such as our lost server's successors), and whether
+   * this node is searching: it may be the best, and nobody has told it of a
+   * server. Only a searching node speaks to the whole cluster. A node that
+   * starts searching again sweeps again: the peers it asked before may have
+   * gone quiet (clients speak only to their server), not away.
    */
-  #presumed(now: bigint): (Rank & Addr)[] {
-    const s = this.#succession;
-    if (!s || now - s.lostAt > this.cfg.successionWaitNs) return [];
-    // A successor heard since speaks for itself (it may have given up serving meanwhile).
-    const heard = (id: string) => {
-      const p = this.#peers.get(id);
-      return p !== undefined && (p.gone || (this.#peers.live(p, now) && p.lastHeardMonoNs >= s.lostAt));
-    };
-    return s.candidates
-      .filter((c) => c.id !== this.cfg.id && (c.flags & FLAG_CANNOT_SERVE) === 0 && !heard(c.id))
-      .map((c) => ({
-        id: c.id,
-        priority: c.priority,
-        stratum: c.stratum,
-        hasReference: (c.flags & FLAG_REFERENCE) !== 0,
-        // Named while it followed the server, as we did: its clock carries the cluster's time as ours does
-        // (the flag the server last heard from it may predate its first sample).
-        synced: true,
-        address: c.address,
-        port: c.port,
-      }));
+  #survey(now: bigint): { live: Peer[]; server: Peer | null; cands: (Rank & Addr)[]; searching: boolean } {
+    const live = this.#peers.livePeers(now);
+    const server = best(live.filter((p) => p.role === Role.Server && this.#peers.fresh(p, now)));
+    const cands: (Rank & Addr)[] = live.filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0 && !this.#skipped.has(p.id));
+    for (const h of this.#hearsay.ranks(now, this.cfg.id, this.#peers)) if (!this.#skipped.has(h.id)) cands.push(h);
+    const top = best(cands);
+    const toldOfServer = live.some((p) => p.role === Role.Client && p.leader && p.leader.id !== this.cfg.id && !this.#peers.get(p.leader.id)?.gone);
+    const mayLead = top === null || (!this.#cannotServe(now) && comparePrecedence(this.rank(), top) < 0);
+    const searching = !server && !toldOfServer && mayLead;
+    if (searching && !this.#searching) this.#sweep.begin(this.cfg.peers, now);
+    this.#searching = searching;
+    return { live, server, cands, searching };
   }
 
-  /** A server names the best live peers that can serve as next in succession. */
+  /**
+   * The best live peers that can serve: a server names them as next in
+   * succession, a node that knows of no server as the best it has heard
+   * from. Picked without sorting and kept while the table is unchanged, so
+   * a server's beat to N nodes costs O(N), not O(N² log N).
+   */
   #candidates(now: bigint): Candidate[] {
+    const c = this.#namedCache;
+    if (c && c.version === this.#peers.version && c.atNs === now) return c.list;
+    const top: Peer[] = [];
+    const flagsOf = (p: Peer): number => (p.role === Role.Client && p.leader?.id === this.cfg.id ? p.flags | FLAG_SYNCED : p.flags);
     // Its own clients carry its time (their synced flag can lag their first sample by a beat).
-    const live = this.#peers
-      .livePeers(now)
-      .filter((p) => (p.flags & FLAG_CANNOT_SERVE) === 0)
-      .map((p) => (p.role === Role.Client && p.leader?.id === this.cfg.id ? { ...p, synced: true, flags: p.flags | FLAG_SYNCED } : p));
-    live.sort(comparePrecedence);
-    return live
-      .slice(0, MAX_CANDIDATES)
-      .map((p) => ({ id: p.id, address: p.address, port: p.port, ntpPort: p.ntpPort, priority: p.priority, stratum: p.stratum, flags: p.flags }));
+    const rankOf = (p: Peer): Rank => ((flagsOf(p) & FLAG_SYNCED) !== 0 && !p.synced ? { ...p, synced: true } : p);
+    for (const p of this.#peers.livePeers(now)) {
+      if ((p.flags & FLAG_CANNOT_SERVE) !== 0) continue;
+      let i = top.length;
+      while (i > 0 && comparePrecedence(rankOf(p), rankOf(top[i - 1]!)) < 0) i--;
+      if (i < MAX_CANDIDATES) {
+        top.splice(i, 0, p);
+        if (top.length > MAX_CANDIDATES) top.pop();
+      }
+    }
+    const list = top.map((p) => ({
+      id: p.id,
+      address: p.address,
+      port: p.port,
+      ntpPort: p.ntpPort,
+      priority: p.priority,
+      stratum: p.stratum,
+      flags: flagsOf(p),
+    }));
+    this.#namedCache = { version: this.#peers.version, atNs: now, list };
+    return list;
   }
 
   #startServe(out: ElectionAction[]): void {
@@ -538,6 +576,11 @@ export class Election {
     if (to === this.#role) return;
     out.push({ type: 'event', event: { kind: 'role', from: this.#role, to, why } });
     this.#role = to;
+    // Back to knowing no server: sweep again (it goes on only while this node is searching).
+    if (to === Role.None && this.#started) {
+      this.#sweep.begin(this.cfg.peers, this.#now);
+      this.#searching = true;
+    }
   }
 
   #follow(out: ElectionAction[], leader: LeaderRef | null): void {
@@ -561,6 +604,8 @@ export class Election {
     consider(this.#retryAt);
     consider(this.#cannotServeUntil);
     consider(this.#waiting?.deadline ?? null);
+    const sweep = this.#sweep.wakeNs(now);
+    consider(sweep !== null && sweep <= now ? now + 1n : sweep);
     const probe = this.#probeDue(now);
     consider(probe !== null && probe <= now ? now + 1n : probe);
     // The instant any live peer would turn dead: a server's death is acted on at once.
@@ -590,7 +635,7 @@ export class Election {
       ntpPort: this.cfg.ntpPort,
       id: this.cfg.id,
       leader: this.#role === Role.Client ? this.#leader : null,
-      candidates: this.#role === Role.Server && type !== MsgType.Leaving ? this.#candidates(this.#now) : [],
+      candidates: this.#role !== Role.Client && type !== MsgType.Leaving ? this.#candidates(this.#now) : [],
     };
   }
 
@@ -606,13 +651,15 @@ export class Election {
   }
 
   /** "Are you the server?" with a fresh challenge (limited: see Challenges). */
-  #query(out: ElectionAction[], to: Addr | 'multicast', now: bigint, rng: Rng, again = false): void {
+  /** False when limited (or the address is our own). */
+  #query(out: ElectionAction[], to: Addr | 'multicast', now: bigint, rng: Rng, again = false): boolean {
     const k = to === 'multicast' ? 'multicast' : addrKey(to);
-    if (this.#selfAddrs.has(k)) return;
+    if (this.#selfAddrs.has(k)) return false;
     const nonce = this.#challenges.issue(k, now, rng, again, this.#peers.size + this.cfg.peers.length);
-    if (nonce === null) return;
+    if (nonce === null) return false;
     this.counters.challenges++;
     this.#send(out, to, MsgType.Query, nonce);
+    return true;
   }
 
   #nudge(out: ElectionAction[], p: Peer, now: bigint): void {
@@ -639,10 +686,11 @@ export class Election {
   }
 
   /**
-   * One beat. A client speaks to its server alone (O(1) per node); a server,
-   * and a node that knows of no server, to everyone (static addresses, live
-   * peers, the group), except right after losing a server, when the named
-   * successors are asked instead (docs/election.md, "Traffic").
+   * One beat. A client speaks to its server alone (O(1) per node); a server
+   * to everyone (static addresses, live peers, the group); a node that knows
+   * of no server to its two best candidates, or, when it may be the best
+   * itself (searching), to everyone once its sweep is through
+   * (docs/election.md, "Traffic").
    */
   #heartbeat(out: ElectionAction[], now: bigint, rng: Rng): void {
     this.#lastBeatMonoNs = now;
@@ -656,12 +704,29 @@ export class Election {
       else this.#send(out, to, MsgType.Status, 0n);
       return;
     }
-    const presumed = this.#role === Role.None ? this.#presumed(now) : [];
-    if (presumed.length) {
-      for (const c of presumed) this.#query(out, c, now, rng);
+    if (this.#role === Role.None) {
+      const { server, cands, searching } = this.#survey(now);
+      if (searching) {
+        // The sweep, while it runs, is this node's word to the cluster.
+        if (this.#sweep.done(now)) this.#sendAll(out, now, rng);
+        return;
+      }
+      // Otherwise a word to the node we wait for (a server we are about to follow, or the best
+      // candidate), so it knows us, and we learn at once if it can no longer serve.
+      const ahead = server ?? best(cands);
+      const p = ahead ? this.#peers.get(ahead.id) : undefined;
+      if (p && this.#peers.live(p, now)) this.#send(out, p, MsgType.Status, 0n);
+      else if (ahead) this.#query(out, ahead, now, rng);
       return;
     }
     this.#sendAll(out, now, rng);
+  }
+
+  /** One step of the sweep, if this node is still searching; else it looks again a step later. */
+  #sweepStep(out: ElectionAction[], now: bigint, rng: Rng): void {
+    if (this.#role !== Role.None) return this.#sweep.stop(now);
+    if (!this.#survey(now).searching) return this.#sweep.postpone(now);
+    for (const a of this.#sweep.take(now, rng)) this.#query(out, a, now, rng);
   }
 
   /**
@@ -690,8 +755,9 @@ export class Election {
   #sendAll(out: ElectionAction[], now: bigint, rng: Rng): void {
     for (const { to, verified } of this.#targets(now)) {
       // A static address nobody verified answers from yet gets a query: that is how late boots are found.
-      if (verified) this.#send(out, to, MsgType.Status, 0n);
-      else this.#query(out, to, now, rng);
+      // One we asked within the beat (its answer is on its way) still hears our news: unverified, a
+      // server's word makes it ask us at once.
+      if (verified || !this.#query(out, to, now, rng)) this.#send(out, to, MsgType.Status, 0n);
     }
     if (this.cfg.multicast) this.#send(out, 'multicast', MsgType.Status, 0n);
   }

@@ -1,6 +1,7 @@
 // What a node knows of its peers: their verified sessions, last words and
 // liveness, and the challenges that verify a new session (docs/election.md,
 // "Security"). Pure; the election decides, this only remembers.
+import { Heap } from '../util/heap.js';
 import type { Rng } from '../util/rng.js';
 import type { Rank } from './precedence.js';
 import { FLAG_REFERENCE, FLAG_SYNCED, MsgType, NO_AGE, Role, type ElectionMessage, type LeaderRef } from './wire.js';
@@ -36,6 +37,17 @@ const MAX_PEERS = 1024;
 export class PeerTable {
   readonly #peers = new Map<string, Peer>();
   #grace: { from: bigint; until: bigint } | null = null;
+  /**
+   * When each peer turns dead, one entry per word heard (stale ones are
+   * dropped as they surface): the next death is found without a scan, so a
+   * server's work per message does not grow with the cluster.
+   */
+  readonly #deaths = new Heap<{ atNs: bigint; peer: Peer }>((a, b) => a.atNs < b.atNs);
+  /** Peers whose last word said they serve (a handful: rivals are found without a scan). */
+  readonly #servers = new Set<Peer>();
+  #maxFloorNs = 0n;
+  /** Bumped on every change, so callers can cache what they derive from the table. */
+  #version = 0;
 
   constructor(
     readonly deadAfterNs: bigint,
@@ -47,6 +59,9 @@ export class PeerTable {
   }
   get size(): number {
     return this.#peers.size;
+  }
+  get version(): number {
+    return this.#version;
   }
   get graceUntil(): bigint | null {
     return this.#grace?.until ?? null;
@@ -84,7 +99,16 @@ export class PeerTable {
       lastHeardMonoNs: heardMonoNs,
       gone: m.type === MsgType.Leaving,
     } satisfies Omit<Peer, 'id'>);
+    if (p.role === Role.Server) this.#servers.add(p);
+    else this.#servers.delete(p);
+    if (m.floorNs > this.#maxFloorNs) this.#maxFloorNs = m.floorNs;
+    this.#version++;
+    this.#scheduleDeath(p);
     this.#vouch(m, heardMonoNs);
+  }
+
+  #scheduleDeath(p: Peer): void {
+    if (!p.gone) this.#deaths.push({ atNs: p.lastHeardMonoNs + this.deadAfterNs + 1n, peer: p });
   }
 
   /**
@@ -98,13 +122,19 @@ export class PeerTable {
     if (BigInt(m.leaderAgeMs) * 2_000_000n > this.heartbeatNs * 3n) return;
     const l = this.#peers.get(m.leader.id);
     const heard = heardMonoNs - BigInt(m.leaderAgeMs) * 1_000_000n;
-    if (l && !l.gone && heard > l.lastHeardMonoNs) l.lastHeardMonoNs = heard;
+    if (l && !l.gone && heard > l.lastHeardMonoNs) {
+      l.lastHeardMonoNs = heard;
+      this.#scheduleDeath(l);
+    }
   }
 
   #evictOldest(): void {
     let victim: Peer | null = null;
     for (const p of this.#peers.values()) if (!victim || p.lastHeardMonoNs < victim.lastHeardMonoNs) victim = p;
-    if (victim) this.#peers.delete(victim.id);
+    if (victim) {
+      this.#peers.delete(victim.id);
+      this.#servers.delete(victim);
+    }
   }
 
   /**
@@ -132,25 +162,35 @@ export class PeerTable {
     return [...this.#peers.values()].filter((p) => this.live(p, now));
   }
 
+  /** Live peers whose last word said they serve. */
+  liveServers(now: bigint): Peer[] {
+    const out: Peer[] = [];
+    for (const p of this.#servers) if (this.live(p, now)) out.push(p);
+    return out;
+  }
+
   views(now: bigint): PeerView[] {
     return [...this.#peers.values()].map(({ bootId: _b, seq: _s, gone: _g, ...p }) => ({ ...p, live: this.live(p as Peer, now) }));
   }
 
-  /** The instant the next live peer would turn dead, if any. */
+  /**
+   * The instant the next live peer would turn dead, if any, after now. A
+   * peer past its time but alive by the stall grace is left to graceUntil.
+   */
   nextDeathMonoNs(now: bigint): bigint | null {
-    let next: bigint | null = null;
-    for (const p of this.#peers.values()) {
-      if (!this.live(p, now)) continue;
-      const t = p.lastHeardMonoNs + this.deadAfterNs + 1n;
-      if (next === null || t < next) next = t;
+    for (;;) {
+      const e = this.#deaths.peek();
+      if (!e) return null;
+      const p = e.peer;
+      const current = !p.gone && this.#peers.get(p.id) === p && e.atNs === p.lastHeardMonoNs + this.deadAfterNs + 1n;
+      if (current && e.atNs > now) return e.atNs;
+      this.#deaths.pop();
     }
-    return next;
   }
 
+  /** The largest floor any peer has told us of (kept even once the peer is forgotten: a floor is never wrong to honour). */
   maxFloorNs(): bigint {
-    let max = 0n;
-    for (const p of this.#peers.values()) if (p.floorNs > max) max = p.floorNs;
-    return max;
+    return this.#maxFloorNs;
   }
 }
 
@@ -194,7 +234,11 @@ export class Challenges {
     return nonce !== 0n && (this.#nonces.get(nonce) ?? -1n) >= now;
   }
 
+  /** Nonces expire in the order they were issued (a fixed life from a clock that does not go back): stop at the first live one. */
   expire(now: bigint): void {
-    for (const [n, exp] of this.#nonces) if (exp < now) this.#nonces.delete(n);
+    for (const [n, exp] of this.#nonces) {
+      if (exp >= now) break;
+      this.#nonces.delete(n);
+    }
   }
 }

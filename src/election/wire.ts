@@ -9,7 +9,7 @@ import { bytesToIp, ipToBytes, isMappedV4 } from '../util/ip.js';
 export const MAGIC = 0x4354; // "CT"
 /** 2: a server's messages list its candidates (succession without all-to-all heartbeats). 1 is refused with a named reason. */
 export const VERSION = 2;
-/** Candidates a server names in its messages: the next in succession. */
+/** Candidates a server (the next in succession) or a node that knows of no server (the best it has heard from) names. */
 export const MAX_CANDIDATES = 2;
 /** Bytes of one candidate before its id. */
 const CANDIDATE_BYTES = 28;
@@ -78,7 +78,7 @@ export interface ElectionMessage {
   ntpPort: number;
   id: string;
   leader: LeaderRef | null;
-  /** A server's next in succession, best first (at most MAX_CANDIDATES); empty from other roles. */
+  /** A server's next in succession, or the best a node that knows of no server has heard from, best first (at most MAX_CANDIDATES); empty from a client. */
   candidates: Candidate[];
 }
 

@@ -232,12 +232,18 @@ function steadyRates(
 }
 
 /** Runs one scenario for one seed and checks it. */
-export function runScenario(name: string, o: { nodes?: number; seed: number }): RunResult {
+export function runScenario(name: string, o: { nodes?: number; seed: number; durationS?: number }): RunResult {
   const sc = SCENARIOS[name];
   if (!sc) throw new Error(`unknown scenario ${JSON.stringify(name)}; try: ${Object.keys(SCENARIOS).join(', ')}`);
   const n = o.nodes ?? sc.defaultNodes;
   if (!Number.isInteger(n) || n < 2 || n > 1000) throw new RangeError('--nodes must be 2..1000');
   const p = sc.build(n, o.seed);
+  if (o.durationS !== undefined) {
+    // Longer or shorter, but never cut the script short: its last event and the time to settle after it.
+    const lastNs = (p.config.script ?? []).reduce((m, x) => Math.max(m, x.atNs), 0);
+    if (!(o.durationS * S > lastNs + STEADY_NS)) throw new RangeError(`--duration must exceed ${Math.ceil((lastNs + STEADY_NS) / S)} s for ${name}`);
+    p.config.durationNs = o.durationS * S;
+  }
   const capable = new Set(p.config.nodes.filter((x) => !x.serveFailures).map((x) => x.id));
   const obs = new Observer(p.measureFromNs, p.bounds, (id) => capable.has(id), p.config.preempt ?? false);
   const world = new World(p.config, obs);

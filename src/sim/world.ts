@@ -118,7 +118,8 @@ class SimNode {
     readonly spec: SimNodeSpec,
     readonly index: number,
   ) {
-    this.addr = { address: `10.0.${index >> 8}.${(index & 255) + 1}`, port: CLUSTER_PORT };
+    // 10.0.0.1 .. 10.0.0.250, 10.0.1.1 ..: never a .0 or .255 host part.
+    this.addr = { address: `10.0.${Math.floor(index / 250)}.${(index % 250) + 1}`, port: CLUSTER_PORT };
     this.serveFailuresLeft = spec.serveFailures ?? 0;
   }
 

@@ -178,6 +178,28 @@ test('a client answers with its server, so an asker follows it to the real serve
   assert.is(lan.nodes.get('C')!.e.leader?.id, 'A', 'C learnt of A through B and follows A, not B');
 });
 
+test('boot: a node asks the cluster in doubling batches, and one that hears of a better node stops asking', () => {
+  const lan = new Lan();
+  for (let i = 0; i < 40; i++) lan.add(`n${String(i).padStart(2, '0')}`, i);
+  const queries = (id: string) => lan.nodes.get(id)!.sent.filter((a) => a.type === 'send' && a.msgType === MsgType.Query).length;
+  // Alone, the best node sweeps everyone: 4, then 8, 16, and the last 12, an interval apart.
+  lan.start('n00');
+  assert.is(queries('n00'), 4, 'the first batch only');
+  lan.run(S / 2n);
+  assert.is(queries('n00'), 40, 'every address by half a beat (its own included, once)');
+  // A worse node booting now hears n00 in its first batch or its answers, and asks no further.
+  for (let i = 1; i < 40; i++) lan.start(`n${String(i).padStart(2, '0')}`);
+  lan.run(3n * S);
+  assert.is(lan.role('n00'), Role.Server);
+  for (let i = 1; i < 40; i++) assert.is(lan.nodes.get(`n${String(i).padStart(2, '0')}`)!.e.leader?.id, 'n00');
+  // Counted: its sweep, and the challenges it sends back to nodes that first spoke to it. Asking everyone was 39 and more.
+  const asked = [...lan.nodes.keys()]
+    .filter((id) => id !== 'n00')
+    .map(queries)
+    .sort((a, b) => a - b);
+  assert.ok(asked[asked.length >> 1]! <= 12 && asked.at(-1)! <= 20, `booting nodes asked ${asked.join(',')} times`);
+});
+
 test('a node of wire version 1 is named once per address and its words change nothing', () => {
   const lan = new Lan();
   const a = lan.add('A', 0);
