@@ -298,7 +298,9 @@ export class ClusterNode {
   }
 
   #persist(out: NodeAction[], now: Now): void {
-    if (!(this.#synced || this.election.role === Role.Server || this.#cfg.trusted)) return;
+    // Once its clock has carried the cluster's time this boot (holding over after): a node stopped
+    // just after losing its server still has good time to save, a board at its factory date has not.
+    if (!(this.#hasTime || this.election.role === Role.Server || this.#cfg.trusted)) return;
     if (now.nodeNs > this.#floorNs) this.#floorNs = now.nodeNs;
     out.push({ type: 'persist', floorNs: this.#floorNs, freqPpm: this.sync.discipline.freqPpm });
   }
