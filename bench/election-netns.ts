@@ -84,11 +84,19 @@ async function run(n: number): Promise<string> {
     // Power off the server.
     const serverIdx = after.findIndex((s) => s?.role === 'server');
     const killedAt = Date.now();
+    if (process.env.CT_LOG_TIME) console.log(`  killed at ${new Date(killedAt).toISOString()}`);
     nodes[serverIdx]!.kill('SIGKILL');
     const rest = nodes.filter((_, i) => i !== serverIdx);
     const failover = await poll(rest, oneServer, 30_000);
     const followed = await poll(rest, allSynced, 30_000);
     const ms = (x: number | undefined) => (x === undefined ? '—' : `${Math.round(x)} ms`);
+    if (!failover || failover.at - killedAt > 3000) {
+      // Over the bound: each board's last election events (CT_LOG_TIME=1 stamps the daemons' log lines), to see who waited for whom.
+      for (const x of rest) {
+        const lines = x.output.split('\n').filter((l) => /role |leader |serve/.test(l));
+        console.log(`  ${x.id}: ${lines.slice(-4).join(' | ')}`);
+      }
+    }
     return [
       String(n).padStart(5),
       `${ms(one.at - launch)} / ${ms(one.at - lastUp)}`.padStart(20),

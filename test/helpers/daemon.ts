@@ -86,7 +86,7 @@ export class DaemonProc {
 
   start(): this {
     this.exitCode = undefined;
-    const args = this.config === null ? [] : ['--config', this.config];
+    const args = [...(this.config === null ? [] : ['--config', this.config]), ...(process.env.CT_LOG_TIME ? ['--log-time'] : [])];
     const env = this.config === null ? { ...process.env, XDG_STATE_HOME: this.dir } : process.env;
     const argv = nodeArgv('src/cli/bin.ts', ['run', ...args]);
     // `ip netns exec` execs the command: the child's PID is the daemon's.
