@@ -404,7 +404,7 @@ export class Election {
       const named = this.#leader ? (this.#named.get(this.#leader.id) ?? []) : [];
       for (const c of named) this.#hearsay.hear(c, until, true);
       this.#follow(out, null);
-      this.#setRole(out, Role.None, why);
+      this.#setRole(out, Role.None, named.length ? `${why}; named next: ${named.map((c) => c.id).join(', ')}` : why);
       // Named first, or better than the first named (the list is a beat old), this node takes over
       // without sweeping: the server knew every live peer.
       if (named[0] && (named[0].id === this.cfg.id || comparePrecedence(this.rank(), heardRank(named[0], true)) < 0)) this.#sweep.stop(now);
