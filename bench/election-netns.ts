@@ -7,7 +7,7 @@
 // moment the last daemon was up (its uptime), which leaves out Node's start.
 //   sh scripts/no-sys-time.sh node --import tsx bench/election-netns.ts [--sizes 4,8,16]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -80,7 +80,16 @@ async function run(n: number): Promise<string> {
     if (!one || !synced) {
       // What each board says, to see where it stuck: role, leader, synchronised.
       const ss = await Promise.all(nodes.map((x) => x.status()));
-      const seen = ss.map((s, i) => (s ? `n${i}:${s.role}${s.leader ? `->${s.leader.id}` : ''}${s.synced ? '' : '(unsynced)'}` : `n${i}:down`)).join(' ');
+      // A client's offset from the server's clock is shown where it is over 1 ms.
+      const server = ss.find((s) => s?.role === 'server');
+      const off = (s: Status) => (server ? Number(BigInt(s.clock.offset_from_system_ns) - BigInt(server.clock.offset_from_system_ns)) / 1e6 : 0);
+      const seen = ss
+        .map((s, i) =>
+          s
+            ? `n${i}:${s.role}${s.leader ? `->${s.leader.id}` : ''}${s.role === 'server' || s.synced ? '' : '(unsynced)'}${s.role !== 'server' && Math.abs(off(s)) > 1 ? `(${off(s).toFixed(1)} ms)` : ''}`
+            : `n${i}:down`,
+        )
+        .join(' ');
       return `${String(n).padStart(5)}  did not converge within 60 s (one server: ${one ? 'yes' : 'no'}); ${seen}`;
     }
     // The last daemon up: its uptime at the poll says when it started.
@@ -116,7 +125,7 @@ async function run(n: number): Promise<string> {
               .trim()
           : '';
         console.log(
-          `  ${s.id}: ${s.role}${s.leader ? `->${s.leader.id}` : ''} recv=${c['received']} unverified=${c['unverified']} replay=${c['dropReplay']} malformed=${c['dropMalformed']} peers=${s.peers.map((p) => `${p.id}${p.live ? '' : '(dead)'}:${p.role}`).join(',')} | its ARP entry for the server: ${neigh || 'none (it has sent the server nothing)'}`,
+          `  ${s.id}: ${s.role}${s.leader ? `->${s.leader.id}` : ''} recv=${c['received']} sentQuery=${c['sentQuery']} sentStatus=${c['sentStatus']} challenges=${c['challenges']} unverified=${c['unverified']} replay=${c['dropReplay']} malformed=${c['dropMalformed']} peers=${s.peers.map((p) => `${p.id}${p.live ? '' : '(dead)'}:${p.role}`).join(',')} | its ARP entry for the server: ${neigh || 'none (never resolved)'}`,
         );
       }
       failover = await poll(rest, oneServer, 27_000);
@@ -130,6 +139,10 @@ async function run(n: number): Promise<string> {
         const lines = x.output.split('\n').filter((l) => /role |leader |serve/.test(l));
         console.log(`  ${x.id}: ${lines.slice(-4).join(' | ')}`);
       }
+      // Every board's whole log, to read a late board's story after the run.
+      const logs = mkdtempSync(path.join(tmpdir(), 'ct-elt-logs-'));
+      for (const x of nodes) writeFileSync(path.join(logs, `${x.id}.log`), x.output);
+      console.log(`  the daemons' logs: ${logs}`);
     }
     return [
       String(n).padStart(5),

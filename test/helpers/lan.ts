@@ -4,6 +4,7 @@
 // Everything is deleted after the test, and at process exit for anything a
 // failure left behind (netns.ts).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 import { createNetns, type Netns } from './netns.js';
 
@@ -28,6 +29,32 @@ function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/**
+ * This kernel keeps one ARP table for all namespaces, with one limit
+ * (net.ipv4.neigh.default.gc_thresh3, 1,024 here): 64 hosts that all talk
+ * to each other need 4,032 entries, and past the limit a new neighbour
+ * cannot be resolved until old entries are collected ("neighbor table
+ * overflow!" in the kernel log; a 64-daemon failover took 9–17 s that way,
+ * the new server and a board sending to each other unheard for 12 s). A real
+ * LAN has one table per host. Past the soft limit (gc_thresh2), each host
+ * gets every other as a permanent entry, which the kernel does not count
+ * against the limit.
+ */
+function staticNeighbours(hosts: LanHost[]): void {
+  let soft = 512;
+  try {
+    soft = Number(readFileSync('/proc/sys/net/ipv4/neigh/default/gc_thresh2', 'utf8'));
+  } catch {
+    // keep the kernel's default
+  }
+  if (hosts.length * (hosts.length - 1) <= soft) return;
+  const macs = hosts.map((h) => (JSON.parse(execFileSync('ip', ['-j', '-n', h.name, 'link', 'show', 'eth0']).toString()) as { address: string }[])[0]!.address);
+  for (const h of hosts) {
+    const lines = hosts.flatMap((o, j) => (o === h ? [] : [`neigh replace ${o.address} lladdr ${macs[j]} dev eth0 nud permanent`]));
+    execFileSync('ip', ['-n', h.name, '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  }
+}
+
 export function createLan(tag: string, n: number): Lan {
   const hub = createNetns(`${tag}-hub`);
   const hosts: LanHost[] = [];
@@ -45,6 +72,7 @@ export function createLan(tag: string, n: number): Lan {
       ip(['-n', ns.name, 'addr', 'add', `${host.address}/24`, 'brd', `${LAN_PREFIX}.255`, 'dev', 'eth0']);
       ip(['-n', ns.name, 'link', 'set', 'eth0', 'up']);
     }
+    staticNeighbours(hosts);
   } catch (e) {
     for (const h of hosts) h.destroy();
     hub.destroy();
