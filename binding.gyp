@@ -37,6 +37,7 @@
             "native/layout.cc",
             "native/notify.cc",
             "native/ntp_mac.cc",
+            "native/nts_aead.cc",
             "native/responder.cc",
             "native/timestamps.cc",
             "native/udp_endpoint.cc",

@@ -9,6 +9,7 @@ void InitClock(Napi::Env env, Napi::Object exports);
 void InitUdpEndpoint(Napi::Env env, Napi::Object exports);
 void InitNotify(Napi::Env env, Napi::Object exports);
 void InitLayout(Napi::Env env, Napi::Object exports);
+void InitNtsAead(Napi::Env env, Napi::Object exports);
 #endif
 }  // namespace ct
 
@@ -18,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ct::InitUdpEndpoint(env, exports);
   ct::InitNotify(env, exports);
   ct::InitLayout(env, exports);
+  ct::InitNtsAead(env, exports);
 #endif
   return exports;
 }

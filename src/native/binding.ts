@@ -91,6 +91,8 @@ export interface NativeServerState {
 
 export interface NativeBinding {
   clockRealtimeNs(): bigint;
+  sivSeal(key: Uint8Array, parts: Uint8Array[], plain: Uint8Array): Buffer;
+  sivOpen(key: Uint8Array, parts: Uint8Array[], sealed: Uint8Array): Buffer | null;
   clockMonotonicRawNs(): bigint;
   adjtimexRead(): TimexState;
   adjtimexWrite(w: TimexWrite): TimexState;
