@@ -1,5 +1,5 @@
 // Property fuzz targets for the parsers that face the network and the disk:
-// NTP packets (decode, response checks, auth), election messages, the config
+// NTP packets (decode, response checks, auth), election messages, NTS-KE records, the config
 // file, key files and the state file. Each target takes arbitrary bytes and
 // must either return or throw the one error type its caller handles
 // (ConfigError for configs and key files); anything else escaping is a bug.
@@ -15,6 +15,17 @@ import { parseConfig } from '../../src/daemon/config.js';
 import { parseState } from '../../src/daemon/state.js';
 import { decodeMessage, encodeMessage, MAX_ID_BYTES, type ClusterKey } from '../../src/election/wire.js';
 import { parseKeyFile, verifyBytes, type KeyRing } from '../../src/ntp/auth.js';
+import {
+  buildKeError,
+  buildKeRequest,
+  buildKeResponse,
+  decodeRecords,
+  encodeRecords,
+  KeErrorCode,
+  KeProtocolError,
+  parseKeRequest,
+  parseKeResponse,
+} from '../../src/ntp/nts-ke.js';
 import { decodePacket, encodePacket, type NtpPacket } from '../../src/ntp/packet.js';
 import { buildResponse, processBroadcast, processResponse } from '../../src/ntp/wire.js';
 import { ClocktowerError, ConfigError } from '../../src/util/errors.js';
@@ -204,6 +215,31 @@ export const TARGETS: Target[] = [
         parseKeyFile(td.decode(b), 'fuzz.keys');
       } catch (e) {
         if (!(e instanceof ClocktowerError)) throw e;
+      }
+    },
+  },
+  {
+    name: 'nts-ke',
+    seeds: [
+      buildKeRequest({ server: 'time.lan', port: 123 }),
+      buildKeResponse({ protocols: [0], aeads: [15] }, { cookies: [new Uint8Array(64).fill(7), new Uint8Array(64).fill(9)], server: '198.18.0.1', port: 123 }),
+      buildKeError(KeErrorCode.BadRequest),
+    ],
+    run(b) {
+      try {
+        const r = decodeRecords(b);
+        check(r.used <= b.length, 'records within the input');
+        if (!r.done) return;
+        check(Buffer.from(encodeRecords(r.records)).equals(Buffer.from(b)), 'encode(decode(m)) == m');
+        for (const parse of [parseKeRequest, parseKeResponse]) {
+          try {
+            parse(r.records);
+          } catch (e) {
+            if (!(e instanceof KeProtocolError)) throw e;
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof KeProtocolError)) throw e;
       }
     },
   },
