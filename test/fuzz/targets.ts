@@ -1,17 +1,19 @@
 // Property fuzz targets for the parsers that face the network and the disk:
-// NTP packets (decode, response checks, auth), election messages, NTS-KE records, the config
+// NTP packets (decode, response checks, auth), election messages, NTS-KE records and NTS requests, the config
 // file, key files and the state file. Each target takes arbitrary bytes and
 // must either return or throw the one error type its caller handles
 // (ConfigError for configs and key files); anything else escaping is a bug.
 // Properties beyond "does not throw" are checked where there is one to
 // check: decode(encode(x)) == x, a response never accepted without the
 // matching origin, a decoded message never carries an id over 64 bytes.
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
 import { parseConfig } from '../../src/daemon/config.js';
+import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
 import { parseState } from '../../src/daemon/state.js';
 import { decodeMessage, encodeMessage, MAX_ID_BYTES, type ClusterKey } from '../../src/election/wire.js';
 import { parseKeyFile, verifyBytes, type KeyRing } from '../../src/ntp/auth.js';
@@ -26,7 +28,8 @@ import {
   parseKeRequest,
   parseKeResponse,
 } from '../../src/ntp/nts-ke.js';
-import { decodePacket, encodePacket, type NtpPacket } from '../../src/ntp/packet.js';
+import { checkRequest, CookieJar, sealRequest } from '../../src/ntp/nts.js';
+import { decodePacket, emptyPacket, encodePacket, type NtpPacket } from '../../src/ntp/packet.js';
 import { buildResponse, processBroadcast, processResponse } from '../../src/ntp/wire.js';
 import { ClocktowerError, ConfigError } from '../../src/util/errors.js';
 import type { Rng } from '../../src/util/rng.js';
@@ -46,6 +49,19 @@ const KEY: ClusterKey = { id: 3, secret: te.encode('fuzzing-cluster-key-01234567
 const KEYS: KeyRing = parseKeyFile(
   '1 MD5 fuzzseedmd5\n2 SHA1 HEX:00112233445566778899aabbccddeeff00112233\n3 AES128 HEX:000102030405060708090a0b0c0d0e0f\n',
   'keys',
+);
+
+// NTS: a fixed master key and a client's keys, three sealed requests (0, 1 and 7 placeholders).
+const ntsAead = { seal: sivSeal, open: sivOpen };
+const ntsRandom = (n: number) => new Uint8Array(randomBytes(n));
+const NTS_JAR = new CookieJar([{ id: 7, key: new Uint8Array(32).fill(0x42) }], ntsAead, ntsRandom);
+const NTS_KEYS = { c2s: new Uint8Array(32).fill(1), s2c: new Uint8Array(32).fill(2) };
+const NTS_SEEDS = [0, 1, 7].map(
+  (placeholders) =>
+    sealRequest(
+      { ...emptyPacket(), version: 4, mode: 3, transmitTs: 0x1234n },
+      { keys: NTS_KEYS, cookie: NTS_JAR.make(NTS_KEYS), placeholders, aead: ntsAead, random: ntsRandom },
+    ).bytes,
 );
 
 class PropertyError extends Error {}
@@ -241,6 +257,21 @@ export const TARGETS: Target[] = [
       } catch (e) {
         if (!(e instanceof KeProtocolError)) throw e;
       }
+    },
+  },
+  {
+    name: 'nts-request',
+    seeds: NTS_SEEDS,
+    run(b) {
+      const d = decodePacket(b);
+      if (!d.ok) return;
+      const r = checkRequest(b, d.packet, NTS_JAR);
+      // The authenticator covers the header and every field before it, and must be last: a changed request never passes.
+      if (r.kind === 'nts')
+        check(
+          NTS_SEEDS.some((s) => Buffer.from(s).equals(Buffer.from(b))),
+          'a changed NTS request authenticated',
+        );
     },
   },
   {
