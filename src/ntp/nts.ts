@@ -266,7 +266,8 @@ export function checkRequest(bytes: Uint8Array, packet: NtpPacket, jar: CookieJa
   const a = findAuthenticator(bytes, fields);
   if (!a || !a.last) return { kind: 'drop', why: 'no authenticator last' };
   const plain = jar.aead.open(keys.c2s, a.nonce, bytes.subarray(0, a.at), a.sealed);
-  if (!plain) return { kind: 'drop', why: 'the authenticator does not verify' };
+  // §5.7: a request that does not authenticate gets a NAK too (as chrony answers), so the client renews its keys.
+  if (!plain) return { kind: 'nak', uniqueId };
   // Placeholders ask for more cookies; each must be as long as the cookie sent (§5.5), so the answer stays within the request's size.
   const placeholders = fields.filter((f) => f.type === EF_COOKIE_PLACEHOLDER);
   if (placeholders.some((f) => f.body.length !== cookie.length)) return { kind: 'drop', why: 'a placeholder not the size of the cookie' };

@@ -1,0 +1,90 @@
+// The NTS-KE client's shell (RFC 8915 §4): TLS 1.3 with ALPN ntske/1, the
+// request and the server's answer through the pure records core
+// (src/ntp/nts-ke.ts), and the C2S/S2C keys from the TLS exporter (§5.1).
+import tls from 'node:tls';
+
+import {
+  buildKeRequest,
+  decodeRecords,
+  exporterContext,
+  KeProtocolError,
+  NTS_KE_ALPN,
+  NTS_KE_DEFAULT_PORT,
+  NTS_KE_EXPORTER_LABEL,
+  parseKeResponse,
+} from '../ntp/nts-ke.js';
+import type { NtsKeys } from '../ntp/nts.js';
+import { ClocktowerError } from '../util/errors.js';
+
+export interface NtsKeOptions {
+  host: string;
+  port?: number;
+  /** CA certificates to trust (PEM) instead of the system's. */
+  ca?: string | Buffer;
+  /** The name the certificate must carry (default: host). */
+  servername?: string;
+  timeoutMs?: number;
+}
+
+export interface NtsSession {
+  keys: NtsKeys;
+  cookies: Uint8Array[];
+  /** Where to send NTS-protected NTP: the server's word, else the KE host on 123 (§4.1.7, §4.1.8). */
+  ntpServer: string;
+  ntpPort: number;
+}
+
+export class NtsKeError extends ClocktowerError {}
+
+/** One key establishment: connect, ask, read the answer to its End of Message, export the keys. */
+export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
+  const port = o.port ?? NTS_KE_DEFAULT_PORT;
+  const where = `${o.host}:${port}`;
+  return new Promise((resolve, reject) => {
+    let got = new Uint8Array(0);
+    let settled = false;
+    const socket = tls.connect({
+      host: o.host,
+      port,
+      servername: o.servername ?? (isIp(o.host) ? undefined : o.host),
+      ca: o.ca,
+      ALPNProtocols: [NTS_KE_ALPN],
+      minVersion: 'TLSv1.3', // §3: TLS 1.2 or older is not allowed
+    });
+    const fail = (why: string, cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      reject(new NtsKeError('ERR_NTS_KE', `NTS-KE with ${where}: ${why}`, { cause }));
+    };
+    socket.setTimeout(o.timeoutMs ?? 5000, () => fail('timed out'));
+    socket.on('error', (e) => fail((e as NodeJS.ErrnoException).code ?? e.message, e));
+    socket.on('secureConnect', () => {
+      if (socket.alpnProtocol !== NTS_KE_ALPN) return fail(`the server did not agree to ${NTS_KE_ALPN} (ALPN: ${socket.alpnProtocol || 'none'})`);
+      socket.write(buildKeRequest());
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const all = new Uint8Array(got.length + chunk.length);
+      all.set(got);
+      all.set(chunk, got.length);
+      got = all;
+      try {
+        const r = decodeRecords(got);
+        if (!r.done) return;
+        const res = parseKeResponse(r.records);
+        const key = (dir: 'c2s' | 's2c') => new Uint8Array(socket.exportKeyingMaterial(32, NTS_KE_EXPORTER_LABEL, Buffer.from(exporterContext(dir, res.aead))));
+        settled = true;
+        const session = { keys: { c2s: key('c2s'), s2c: key('s2c') }, cookies: res.cookies, ntpServer: res.server ?? o.host, ntpPort: res.port ?? 123 };
+        socket.end();
+        resolve(session);
+      } catch (e) {
+        fail(e instanceof KeProtocolError ? e.message : String(e), e);
+      }
+    });
+    socket.on('end', () => fail('the server closed the connection before End of Message'));
+  });
+}
+
+function isIp(h: string): boolean {
+  return /^[\d.]+$/.test(h) || h.includes(':');
+}
