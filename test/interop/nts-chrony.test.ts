@@ -3,21 +3,26 @@
 // gets its cookies and exports the keys; our NTS request (src/ntp/nts.ts,
 // the native AEAD) is answered, authenticated and carries fresh cookies; a
 // cookie chrony cannot open, or a request sealed with the wrong key, gets an
-// NTS NAK.
+// NTS NAK. Then chronyd as the client: KE with our server, NTS requests that
+// authenticate with our cookies, answered through our core, and selected.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { fetchNtsSession, type NtsSession } from '../../src/daemon/nts-ke-client.js';
+import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-server.js';
 import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
-import { openResponse, sealRequest, type NtsAnswer } from '../../src/ntp/nts.js';
-import { emptyPacket, Mode } from '../../src/ntp/packet.js';
+import { checkRequest, CookieJar, openResponse, sealRequest, sealResponse, type NtsAnswer } from '../../src/ntp/nts.js';
+import { decodePacket, emptyPacket, Mode } from '../../src/ntp/packet.js';
+import { unixNsToNtp64 } from '../../src/ntp/time.js';
 import { freePort, startChronyd, type Chronyd } from '../helpers/chrony.js';
 import { need, testIf } from '../helpers/tools.js';
+import { waitFor } from '../helpers/wait.js';
 
 const aead = { seal: sivSeal, open: sivOpen };
 const random = (n: number) => new Uint8Array(randomBytes(n));
@@ -31,6 +36,8 @@ let cert = '';
 test.before(async () => {
   if (!enabled) return;
   kePort = freePort();
+  const files = certFiles();
+  cert = files['cert.pem'];
   chrony = await startChronyd(
     [
       'local stratum 8',
@@ -41,7 +48,7 @@ test.before(async () => {
       'ntsdumpdir $DIR',
       'ntsprocesses 0',
     ],
-    certFiles(),
+    files,
   );
 });
 test.after(async () => {
@@ -77,7 +84,6 @@ function certFiles(): Record<string, string> {
   );
   const files = { 'key.pem': readFileSync(`${dir}/key.pem`, 'utf8'), 'cert.pem': readFileSync(`${dir}/cert.pem`, 'utf8') };
   execFileSync('rm', ['-rf', dir]);
-  cert = files['cert.pem'];
   return files;
 }
 
@@ -153,6 +159,62 @@ t('a certificate the client does not trust: a clear error naming the server and 
   assert.ok(err, 'refused');
   assert.match(err!.message, `NTS-KE with 127.0.0.1:${kePort}: `);
   assert.match(err!.message, /SELF_SIGNED/);
+});
+
+t('chronyd as the client: NTS-KE with our server, our cookies and keys in its NTS requests, and it selects our NTS-answered time', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ct-nts-srv-'));
+  const jar = new CookieJar([{ id: 9, key: random(32) }], aead, random);
+  const ntp = dgram.createSocket('udp4');
+  let ke: NtsKeServer | null = null;
+  let client: Chronyd | null = null;
+  const seen = { nts: 0, other: 0 };
+  try {
+    const files = certFiles();
+    writeFileSync(path.join(dir, 'cert.pem'), files['cert.pem']!);
+    await new Promise<void>((r) => ntp.bind(0, '127.0.0.1', r));
+    const ntpPort = ntp.address().port;
+    // The NTP side answered here through the pure core (the daemon's native path does not serve NTS yet).
+    ntp.on('message', (m, from) => {
+      const d = decodePacket(m);
+      if (!d.ok) return;
+      const req = checkRequest(m, d.packet, jar);
+      if (req.kind !== 'nts') {
+        seen.other++;
+        return;
+      }
+      seen.nts++;
+      const now = unixNsToNtp64(BigInt(Date.now()) * 1_000_000n);
+      const header = {
+        ...emptyPacket(),
+        version: 4,
+        mode: Mode.Server,
+        stratum: 1,
+        precision: -20,
+        refId: 0x4c4f434c,
+        referenceTs: now,
+        originTs: d.packet.transmitTs,
+        receiveTs: now,
+        transmitTs: now,
+      };
+      ntp.send(sealResponse(header, req, jar), from.port, from.address);
+    });
+    ke = await startNtsKeServer({ host: '127.0.0.1', port: 0, cert: files['cert.pem']!, key: files['key.pem']!, jar, ntpPort });
+    client = await startChronyd([
+      `server 127.0.0.1 port ${ntpPort} nts ntsport ${ke.port} iburst minpoll -2 maxpoll -2`,
+      `ntstrustedcerts ${dir}/cert.pem`,
+      'ntsdumpdir $DIR',
+    ]);
+    await waitFor('chronyd to select our NTS source', () => /Selected source 127\.0\.0\.1/.test(client!.log()), 20_000).catch(() => undefined);
+    assert.is(ke.counters.sessions >= 1, true, `NTS-KE sessions: ${ke.counters.sessions}; chronyd: ${client.log()}`);
+    assert.ok(seen.nts >= 3, `NTS requests that authenticated with our cookies: ${seen.nts} (others ${seen.other})`);
+    assert.is(seen.other, 0, 'every request chronyd sent was NTS and authenticated');
+    assert.match(client.log(), /Selected source 127\.0\.0\.1/);
+  } finally {
+    await client?.stop();
+    await ke?.close();
+    ntp.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
