@@ -145,42 +145,62 @@ function port(r: KeRecord): number {
   return p;
 }
 
-/** A whole client message, checked as a server must (§4.1): one of each negotiation record, unknown critical records refused. */
-export function parseKeRequest(records: KeRecord[]): KeRequest {
-  let protocols: number[] | null = null;
-  let aeads: number[] | null = null;
-  const req: Partial<KeRequest> = {};
+interface Negotiation {
+  protocols: number[] | null;
+  aeads: number[] | null;
+  server?: string;
+  port?: number;
+}
+
+/**
+ * The records both sides read alike (§4.1): at most one Next Protocol and
+ * one AEAD list, server and port, unknown critical records refused. `own`
+ * takes the rest; false leaves a record to the unknown-record rule.
+ */
+function readNegotiation(records: KeRecord[], own: (r: KeRecord) => boolean): Negotiation {
+  const n: Negotiation = { protocols: null, aeads: null };
   for (const r of records) {
     switch (r.type) {
       case KeRecordType.EndOfMessage:
         break;
       case KeRecordType.NextProtocol:
-        if (protocols) throw new KeProtocolError('two Next Protocol records (RFC 8915 §4.1.2)', KeErrorCode.BadRequest);
-        protocols = u16List(r, 'Next Protocol');
+        if (n.protocols) throw new KeProtocolError('two Next Protocol records (RFC 8915 §4.1.2)', KeErrorCode.BadRequest);
+        n.protocols = u16List(r, 'Next Protocol');
         break;
       case KeRecordType.AeadAlgorithm:
-        if (aeads) throw new KeProtocolError('two AEAD Algorithm records (RFC 8915 §4.1.5)', KeErrorCode.BadRequest);
-        aeads = u16List(r, 'AEAD Algorithm');
+        if (n.aeads) throw new KeProtocolError('two AEAD Algorithm records (RFC 8915 §4.1.5)', KeErrorCode.BadRequest);
+        n.aeads = u16List(r, 'AEAD Algorithm');
         break;
       case KeRecordType.Server:
-        req.server = asciiHost(r);
+        n.server = asciiHost(r);
         break;
       case KeRecordType.Port:
-        req.port = port(r);
+        n.port = port(r);
         break;
-      case KeRecordType.Error:
-      case KeRecordType.Warning:
-      case KeRecordType.NewCookie:
-        // §4.1.3, §4.1.4, §4.1.6: a client sends none of these.
-        throw new KeProtocolError(`record type ${r.type} in a client's request`, KeErrorCode.BadRequest);
       default:
-        if (r.critical) throw new KeProtocolError(`unrecognised critical record type ${r.type}`, KeErrorCode.UnrecognizedCritical);
+        if (!own(r) && r.critical) throw new KeProtocolError(`unrecognised critical record type ${r.type}`, KeErrorCode.UnrecognizedCritical);
     }
   }
-  if (!protocols) throw new KeProtocolError('no Next Protocol record (RFC 8915 §4.1.2)', KeErrorCode.BadRequest);
+  return n;
+}
+
+/** A whole client message, checked as a server must (§4.1): one of each negotiation record, unknown critical records refused. */
+export function parseKeRequest(records: KeRecord[]): KeRequest {
+  const n = readNegotiation(records, (r) => {
+    // §4.1.3, §4.1.4, §4.1.6: a client sends none of these.
+    if (r.type === KeRecordType.Error || r.type === KeRecordType.Warning || r.type === KeRecordType.NewCookie)
+      throw new KeProtocolError(`record type ${r.type} in a client's request`, KeErrorCode.BadRequest);
+    return false;
+  });
+  if (!n.protocols) throw new KeProtocolError('no Next Protocol record (RFC 8915 §4.1.2)', KeErrorCode.BadRequest);
   // §4.1.5: required whenever the protocol list names NTPv4.
-  if (protocols.includes(NTS_PROTOCOL_NTPV4) && !aeads) throw new KeProtocolError('no AEAD Algorithm record (RFC 8915 §4.1.5)', KeErrorCode.BadRequest);
-  return { protocols, aeads: aeads ?? [], ...req };
+  if (n.protocols.includes(NTS_PROTOCOL_NTPV4) && !n.aeads) throw new KeProtocolError('no AEAD Algorithm record (RFC 8915 §4.1.5)', KeErrorCode.BadRequest);
+  return {
+    protocols: n.protocols,
+    aeads: n.aeads ?? [],
+    ...(n.server !== undefined ? { server: n.server } : {}),
+    ...(n.port !== undefined ? { port: n.port } : {}),
+  };
 }
 
 /** A client's request: NTPv4 with AES-SIV-CMAC-256. */
@@ -225,49 +245,35 @@ export function buildKeError(code: KeErrorCode): Uint8Array {
 
 /** A whole server message, checked as a client must: an Error record, or NTPv4 with our AEAD and at least one cookie. */
 export function parseKeResponse(records: KeRecord[]): KeResponse {
-  let protocols: number[] | null = null;
-  let aeads: number[] | null = null;
-  const res: KeResponse = { protocol: -1, aead: -1, cookies: [], warnings: [] };
-  for (const r of records) {
-    switch (r.type) {
-      case KeRecordType.EndOfMessage:
-        break;
-      case KeRecordType.Error: {
-        const [code] = u16List(r, 'Error');
-        throw new KeProtocolError(`the server refused: error ${code ?? '(none)'} (RFC 8915 §4.1.3)`, code ?? KeErrorCode.BadRequest);
-      }
-      case KeRecordType.Warning:
-        res.warnings.push(...u16List(r, 'Warning'));
-        break;
-      case KeRecordType.NextProtocol:
-        if (protocols) throw new KeProtocolError('two Next Protocol records (RFC 8915 §4.1.2)', KeErrorCode.BadRequest);
-        protocols = u16List(r, 'Next Protocol');
-        break;
-      case KeRecordType.AeadAlgorithm:
-        if (aeads) throw new KeProtocolError('two AEAD Algorithm records (RFC 8915 §4.1.5)', KeErrorCode.BadRequest);
-        aeads = u16List(r, 'AEAD Algorithm');
-        break;
-      case KeRecordType.NewCookie:
-        if (r.body.length === 0) throw new KeProtocolError('an empty cookie (RFC 8915 §4.1.6)', KeErrorCode.BadRequest);
-        res.cookies.push(r.body);
-        break;
-      case KeRecordType.Server:
-        res.server = asciiHost(r);
-        break;
-      case KeRecordType.Port:
-        res.port = port(r);
-        break;
-      default:
-        if (r.critical) throw new KeProtocolError(`unrecognised critical record type ${r.type}`, KeErrorCode.UnrecognizedCritical);
+  const cookies: Uint8Array[] = [];
+  const warnings: number[] = [];
+  const n = readNegotiation(records, (r) => {
+    if (r.type === KeRecordType.Error) {
+      const [code] = u16List(r, 'Error');
+      throw new KeProtocolError(`the server refused: error ${code ?? '(none)'} (RFC 8915 §4.1.3)`, code ?? KeErrorCode.BadRequest);
     }
-  }
+    if (r.type === KeRecordType.Warning) warnings.push(...u16List(r, 'Warning'));
+    else if (r.type === KeRecordType.NewCookie) {
+      if (r.body.length === 0) throw new KeProtocolError('an empty cookie (RFC 8915 §4.1.6)', KeErrorCode.BadRequest);
+      cookies.push(r.body);
+    } else return false;
+    return true;
+  });
   // §4.1.2: exactly one protocol, one we offered; §4.1.5: exactly one AEAD, one we offered.
+  const { protocols, aeads } = n;
   if (!protocols || protocols.length !== 1 || protocols[0] !== NTS_PROTOCOL_NTPV4)
     throw new KeProtocolError(`the server chose no protocol we offered: ${JSON.stringify(protocols)}`, KeErrorCode.BadRequest);
   if (!aeads || aeads.length !== 1 || aeads[0] !== AEAD_AES_SIV_CMAC_256)
     throw new KeProtocolError(`the server chose no AEAD we offered: ${JSON.stringify(aeads)}`, KeErrorCode.BadRequest);
-  if (!res.cookies.length) throw new KeProtocolError('no cookies (RFC 8915 §4.1.6)', KeErrorCode.BadRequest);
-  return { ...res, protocol: protocols[0], aead: aeads[0] };
+  if (!cookies.length) throw new KeProtocolError('no cookies (RFC 8915 §4.1.6)', KeErrorCode.BadRequest);
+  return {
+    protocol: protocols[0],
+    aead: aeads[0],
+    cookies,
+    ...(n.server !== undefined ? { server: n.server } : {}),
+    ...(n.port !== undefined ? { port: n.port } : {}),
+    warnings,
+  };
 }
 
 /** The exporter context for the client-to-server (c2s) or server-to-client (s2c) key (§5.1). */

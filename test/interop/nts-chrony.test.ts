@@ -5,10 +5,9 @@
 // cookie chrony cannot open, or a request sealed with the wrong key, gets an
 // NTS NAK. Then chronyd as the client: KE with our server, NTS requests that
 // authenticate with our cookies, answered through our core, and selected.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
@@ -20,6 +19,7 @@ import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
 import { checkRequest, CookieJar, openResponse, sealRequest, sealResponse, type NtsAnswer } from '../../src/ntp/nts.js';
 import { decodePacket, emptyPacket, Mode } from '../../src/ntp/packet.js';
 import { unixNsToNtp64 } from '../../src/ntp/time.js';
+import { selfSignedCert } from '../helpers/certs.js';
 import { freePort, startChronyd, type Chronyd } from '../helpers/chrony.js';
 import { need, testIf } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
@@ -55,36 +55,10 @@ test.after(async () => {
   await chrony?.stop();
 });
 
-/** A self-signed certificate for localhost and 127.0.0.1 (P-256), valid from now for 2 days. */
+/** chronyd's key and certificate files. */
 function certFiles(): Record<string, string> {
-  const dir = path.join(process.env['TMPDIR'] ?? '/tmp', `ct-nts-cert-${process.pid}`);
-  execFileSync('mkdir', ['-p', dir]);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      `${dir}/key.pem`,
-      '-out',
-      `${dir}/cert.pem`,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  const files = { 'key.pem': readFileSync(`${dir}/key.pem`, 'utf8'), 'cert.pem': readFileSync(`${dir}/cert.pem`, 'utf8') };
-  execFileSync('rm', ['-rf', dir]);
-  return files;
+  const c = selfSignedCert();
+  return { 'key.pem': c.key, 'cert.pem': c.cert };
 }
 
 async function session(): Promise<NtsSession> {

@@ -2,11 +2,7 @@
 // (openssl): our client gets 8 cookies that open in the server's jar to the
 // very keys the client exported; a request without a Next Protocol record
 // gets an Error record (Bad Request); a client without ALPN ntske/1 is cut off.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,6 +12,7 @@ import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-serv
 import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
 import { decodeRecords, encodeRecords, KeErrorCode, KeRecordType, NTS_KE_ALPN } from '../../src/ntp/nts-ke.js';
 import { CookieJar } from '../../src/ntp/nts.js';
+import { selfSignedCert } from '../helpers/certs.js';
 import { need, testIf } from '../helpers/tools.js';
 
 const enabled = need('openssl', 'certificates for the NTS-KE test');
@@ -26,36 +23,9 @@ let cert = '';
 
 test.before(async () => {
   if (!enabled) return;
-  const dir = mkdtempSync(path.join(tmpdir(), 'ct-nts-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        `${dir}/key.pem`,
-        '-out',
-        `${dir}/cert.pem`,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(`${dir}/cert.pem`, 'utf8');
-    server = await startNtsKeServer({ host: '127.0.0.1', port: 0, cert, key: readFileSync(`${dir}/key.pem`), jar, ntpPort: 11123 });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const c = selfSignedCert();
+  cert = c.cert;
+  server = await startNtsKeServer({ host: '127.0.0.1', port: 0, cert, key: c.key, jar, ntpPort: 11123 });
 });
 test.after(async () => {
   await server?.close();
