@@ -19,12 +19,14 @@ using Block = uint8_t[kBlock];
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 // CMAC_* is deprecated in OpenSSL 3 for EVP_MAC, but every Node build exports it (ntp_mac.cc too).
-bool Cmac(CMAC_CTX* ctx, const uint8_t* key, const uint8_t* a, size_t a_len, const uint8_t* b,
-          size_t b_len, uint8_t* out) {
+// One CMAC of a ‖ b under the key the context was set up with (re-initialised
+// with no key, OpenSSL keeps the key schedule: S2V runs 3 or more CMACs).
+bool Cmac(CMAC_CTX* ctx, const uint8_t* a, size_t a_len, const uint8_t* b, size_t b_len,
+          uint8_t* out) {
   size_t n = 0;
-  return CMAC_Init(ctx, key, kBlock, EVP_aes_128_cbc(), nullptr) == 1 &&
-         CMAC_Update(ctx, a, a_len) == 1 && (b_len == 0 || CMAC_Update(ctx, b, b_len) == 1) &&
-         CMAC_Final(ctx, out, &n) == 1 && n == kBlock;
+  return CMAC_Init(ctx, nullptr, 0, nullptr, nullptr) == 1 && CMAC_Update(ctx, a, a_len) == 1 &&
+         (b_len == 0 || CMAC_Update(ctx, b, b_len) == 1) && CMAC_Final(ctx, out, &n) == 1 &&
+         n == kBlock;
 }
 
 // Doubling in GF(2^128) (RFC 5297 §2.3).
@@ -42,20 +44,21 @@ bool S2v(const uint8_t* mac_key, const SivPart* parts, size_t n_parts, const uin
   if (!ctx) return false;
   Block d, t;
   static const Block kZero = {};
-  bool ok = Cmac(ctx, mac_key, kZero, kBlock, nullptr, 0, d);
+  bool ok = CMAC_Init(ctx, mac_key, kBlock, EVP_aes_128_cbc(), nullptr) == 1 &&
+            Cmac(ctx, kZero, kBlock, nullptr, 0, d);
   for (size_t i = 0; ok && i < n_parts; i++) {
-    ok = Cmac(ctx, mac_key, parts[i].data, parts[i].len, nullptr, 0, t);
+    ok = Cmac(ctx, parts[i].data, parts[i].len, nullptr, 0, t);
     Dbl(d);
     for (size_t j = 0; j < kBlock; j++) d[j] ^= t[j];
   }
   if (ok && len >= kBlock) {
     // T = text xorend D: D goes into the text's last block (the text is not copied).
     for (size_t j = 0; j < kBlock; j++) t[j] = text[len - kBlock + j] ^ d[j];
-    ok = Cmac(ctx, mac_key, text, len - kBlock, t, kBlock, v);
+    ok = Cmac(ctx, text, len - kBlock, t, kBlock, v);
   } else if (ok) {
     Dbl(d);
     for (size_t j = 0; j < kBlock; j++) t[j] = d[j] ^ (j < len ? text[j] : j == len ? 0x80 : 0);
-    ok = Cmac(ctx, mac_key, t, kBlock, nullptr, 0, v);
+    ok = Cmac(ctx, t, kBlock, nullptr, 0, v);
   }
   CMAC_CTX_free(ctx);
   return ok;
