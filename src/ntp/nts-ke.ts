@@ -1,6 +1,7 @@
 // NTS Key Establishment records (RFC 8915 §4): the TLV messages a client and
 // a server exchange over TLS before any NTS-protected NTP. Pure: bytes in,
-// records or a typed refusal out; the TLS shell (to come) only moves bytes.
+// records or a typed refusal out; the TLS shells (src/daemon/nts-ke-*.ts)
+// only move bytes.
 // Record: critical bit + 15-bit type, 16-bit body length, body (§4).
 
 /** Record types (RFC 8915 §4.1, IANA "Network Time Security Key Establishment Record Types"). */
