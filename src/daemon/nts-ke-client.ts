@@ -1,6 +1,7 @@
 // The NTS-KE client's shell (RFC 8915 §4): TLS 1.3 with ALPN ntske/1, the
 // request and the server's answer through the pure records core
 // (src/ntp/nts-ke.ts), and the C2S/S2C keys from the TLS exporter (§5.1).
+import net from 'node:net';
 import tls from 'node:tls';
 
 import {
@@ -46,7 +47,7 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
     const socket = tls.connect({
       host: o.host,
       port,
-      servername: o.servername ?? (isIp(o.host) ? undefined : o.host),
+      servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
       ca: o.ca,
       ALPNProtocols: [NTS_KE_ALPN],
       minVersion: 'TLSv1.3', // §3: TLS 1.2 or older is not allowed
@@ -72,9 +73,8 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
         const r = decodeRecords(got);
         if (!r.done) return;
         const res = parseKeResponse(r.records);
-        const key = (dir: 'c2s' | 's2c') => new Uint8Array(socket.exportKeyingMaterial(32, NTS_KE_EXPORTER_LABEL, Buffer.from(exporterContext(dir, res.aead))));
         settled = true;
-        const session = { keys: { c2s: key('c2s'), s2c: key('s2c') }, cookies: res.cookies, ntpServer: res.server ?? o.host, ntpPort: res.port ?? 123 };
+        const session = { keys: exportNtsKeys(socket, res.aead), cookies: res.cookies, ntpServer: res.server ?? o.host, ntpPort: res.port ?? 123 };
         socket.end();
         resolve(session);
       } catch (e) {
@@ -85,6 +85,8 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
   });
 }
 
-function isIp(h: string): boolean {
-  return /^[\d.]+$/.test(h) || h.includes(':');
+/** The C2S and S2C keys of an NTS-KE session, from the TLS exporter (RFC 8915 §5.1); client and server alike. */
+export function exportNtsKeys(socket: tls.TLSSocket, aead?: number): NtsKeys {
+  const key = (dir: 'c2s' | 's2c') => new Uint8Array(socket.exportKeyingMaterial(32, NTS_KE_EXPORTER_LABEL, Buffer.from(exporterContext(dir, aead))));
+  return { c2s: key('c2s'), s2c: key('s2c') };
 }

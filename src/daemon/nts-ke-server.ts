@@ -5,18 +5,9 @@
 // bounded in size and time; a bad request gets an Error record (§4.1.3).
 import tls from 'node:tls';
 
-import {
-  buildKeError,
-  buildKeResponse,
-  decodeRecords,
-  exporterContext,
-  KeErrorCode,
-  KeProtocolError,
-  NTS_KE_ALPN,
-  NTS_KE_EXPORTER_LABEL,
-  parseKeRequest,
-} from '../ntp/nts-ke.js';
+import { buildKeError, buildKeResponse, decodeRecords, KeErrorCode, KeProtocolError, NTS_KE_ALPN, parseKeRequest } from '../ntp/nts-ke.js';
 import { MAX_COOKIES, type CookieJar } from '../ntp/nts.js';
+import { exportNtsKeys } from './nts-ke-client.js';
 
 export interface NtsKeServerOptions {
   host: string;
@@ -54,9 +45,11 @@ export async function startNtsKeServer(o: NtsKeServerOptions): Promise<NtsKeServ
       return;
     }
     let got = new Uint8Array(0);
+    let answered = false;
     socket.setTimeout(o.timeoutMs ?? 5000, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
+      if (answered) return; // one request a connection (§4): anything after it is not read
       const all = new Uint8Array(got.length + chunk.length);
       all.set(got);
       all.set(chunk, got.length);
@@ -66,8 +59,7 @@ export async function startNtsKeServer(o: NtsKeServerOptions): Promise<NtsKeServ
         const r = decodeRecords(got);
         if (!r.done) return;
         const req = parseKeRequest(r.records);
-        const key = (dir: 'c2s' | 's2c') => new Uint8Array(socket.exportKeyingMaterial(32, NTS_KE_EXPORTER_LABEL, Buffer.from(exporterContext(dir))));
-        const keys = { c2s: key('c2s'), s2c: key('s2c') };
+        const keys = exportNtsKeys(socket);
         const cookies = Array.from({ length: MAX_COOKIES }, () => o.jar.make(keys));
         answer = buildKeResponse(req, { cookies, server: o.ntpServer, port: o.ntpPort === undefined || o.ntpPort === 123 ? undefined : o.ntpPort });
         counters.sessions++;
@@ -75,7 +67,7 @@ export async function startNtsKeServer(o: NtsKeServerOptions): Promise<NtsKeServ
         counters.errors++;
         answer = buildKeError(e instanceof KeProtocolError ? e.code : KeErrorCode.InternalServerError);
       }
-      got = new Uint8Array(0);
+      answered = true;
       socket.end(answer);
     });
   });
