@@ -30,7 +30,8 @@ t(
     interface R {
       waitSync: { code: number; out: string };
       trace: { s: number; basePpm: number; clockPpm: number }[];
-      clockPpm30s: number;
+      clockPpm60s: number;
+      errorWindowStart: Err;
       errorBeforeStop: Err;
       firstRun: { exit: { code: number } };
       saved: { freq_ppm: number };
@@ -47,10 +48,14 @@ t(
       r.trace.slice(-10).every((p) => Math.abs(p.basePpm - 50) < 1),
       'and it stays there',
     );
-    // The kernel clock itself runs 50 ppm fast, slews included, measured against its raw clock source over 30 s.
-    // Within 2 ppm, not 1: each sample's correction moves the phase by the guest link's noise (tens of µs),
-    // and over 30 s that alone tilts the line by up to a ppm or so (51.6 ppm seen once).
-    assert.ok(Math.abs(r.clockPpm30s - 50) < 2, `the kernel clock ran at ${r.clockPpm30s} ppm`);
+    // The kernel clock itself runs 50 ppm fast, slews included, measured against its raw clock source over 60 s.
+    // Within 2 ppm, not 1: each sample's correction moves the phase by the guest link's noise (tens of µs, once
+    // ~100 µs in CI), and the phase moved in the window tilts the line (53.2 ppm seen in CI over a 30 s window).
+    const movedUs = (r.errorBeforeStop.offsetNs - r.errorWindowStart.offsetNs) / 1000;
+    assert.ok(
+      Math.abs(r.clockPpm60s - 50) < 2,
+      `the kernel clock ran at ${r.clockPpm60s} ppm; its error to the upstream moved ${movedUs} µs in the window`,
+    );
     assert.is(r.firstRun.exit.code, 0);
     assert.ok(Math.abs(r.saved.freq_ppm - 50) < 1, `saved drift ${r.saved.freq_ppm}`);
     assert.ok(Math.abs(r.afterStop.freqPpm - r.saved.freq_ppm) < 0.01, 'the stopped daemon left the kernel on the saved frequency');

@@ -148,13 +148,15 @@ async function drift(): Promise<void> {
     within = Math.abs(basePpm - 50) < 1 ? within + 1 : 0;
   }
   r['trace'] = trace;
-  // The kernel clock's own rate: a line through REALTIME − MONOTONIC_RAW, read every 200 ms for 30 s
-  // (each correction moves the phase by some µs; the line's slope is the rate they average to).
+  // The kernel clock's own rate: a line through REALTIME − MONOTONIC_RAW, read every 200 ms for 60 s
+  // (each correction moves the phase by the sample's noise; the line's slope is the rate they average to, and
+  // the phase the discipline moved in the window, the error to the upstream at each end, tilts it by Δ/60 s).
   const xs: number[] = [];
   const ys: number[] = [];
+  r['errorWindowStart'] = await errorToUpstreamNs();
   const raw0 = monotonicRawNs();
   const d0 = realtimeNs() - raw0;
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 300; i++) {
     await sleep(200);
     const raw = monotonicRawNs();
     xs.push(Number(raw - raw0));
@@ -168,7 +170,7 @@ async function drift(): Promise<void> {
     sxy += (xs[i]! - mx) * (ys[i]! - my);
     sxx += (xs[i]! - mx) ** 2;
   }
-  r['clockPpm30s'] = (sxy / sxx) * 1e6;
+  r['clockPpm60s'] = (sxy / sxx) * 1e6;
   r['errorBeforeStop'] = await errorToUpstreamNs();
   await d.stop('SIGTERM');
   r['firstRun'] = { exit: d.exit, samples: sampleOffsetsNs(d.log).length };
