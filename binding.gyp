@@ -38,6 +38,8 @@
             "native/notify.cc",
             "native/ntp_mac.cc",
             "native/nts_aead.cc",
+            "native/nts_aead_binding.cc",
+            "native/nts_server.cc",
             "native/responder.cc",
             "native/timestamps.cc",
             "native/udp_endpoint.cc",

@@ -1,14 +1,18 @@
 // AEAD_AES_SIV_CMAC_256 (RFC 5297, as RFC 5116 names it), the AEAD that
-// NTS (RFC 8915 §5.1) requires, from the AES-CMAC and AES-CTR of the OpenSSL
+// NTS (RFC 8915 §5.1) requires, from the AES-CBC and AES-CTR of the OpenSSL
 // that Node itself exports (Node's crypto does not offer SIV; why not
 // OpenSSL's own SIV is in nts_aead.cc). The associated data is a vector of
 // components; NTS passes two, the associated data then the nonce (RFC 5116
 // §5.1.1 framing, as RFC 8915 §5.6 uses it). The first 16 bytes of the key
-// are the MAC key, the last 16 the CTR key (RFC 5297 §2.6).
+// are the MAC key, the last 16 the CTR key (RFC 5297 §2.6). No N-API here,
+// so the responder and its fuzzer use it directly.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+
+typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 
 namespace ct {
 
@@ -21,12 +25,43 @@ struct SivPart {
   size_t len;
 };
 
-// out: tag (16) then ciphertext (len bytes); room for len + 16. False on failure.
+// One key, expanded once: the server keeps one per master key and re-keys one
+// per request for C2S and S2C (an AES key schedule, not a context, each time).
+// Not thread-safe: each server thread has its own.
+class SivKey {
+ public:
+  SivKey();
+  ~SivKey();
+  SivKey(const SivKey&) = delete;
+  SivKey& operator=(const SivKey&) = delete;
+
+  // False when OpenSSL fails (then every Seal and Open fails too).
+  bool Set(const uint8_t key[kSivKeyBytes]);
+
+  // out: tag (16) then ciphertext (len bytes); room for len + 16. In place when plain is out + 16.
+  bool Seal(const SivPart* parts, size_t n_parts, const uint8_t* plain, size_t len, uint8_t* out);
+
+  // sealed: tag then ciphertext (sealed_len ≥ 16); plain gets sealed_len − 16
+  // bytes. False when the tag does not verify (plain is zeroed then).
+  bool Open(const SivPart* parts, size_t n_parts, const uint8_t* sealed, size_t sealed_len,
+            uint8_t* plain);
+
+ private:
+  bool Cmac(const uint8_t* m, size_t len, uint8_t out[16]);
+  bool S2v(const SivPart* parts, size_t n_parts, const uint8_t* text, size_t len, uint8_t v[16]);
+  bool Ctr(const uint8_t v[16], const uint8_t* in, size_t len, uint8_t* out);
+  uint8_t* Scratch(size_t len);
+
+  EVP_CIPHER_CTX* mac_ = nullptr;  // AES-128-CBC under the MAC key: CMAC is CBC-MAC (RFC 4493)
+  EVP_CIPHER_CTX* ctr_ = nullptr;  // AES-128-CTR under the CTR key
+  uint8_t k1_[16] = {}, k2_[16] = {}, d0_[16] = {};  // CMAC subkeys; S2V's CMAC(zero)
+  bool ok_ = false;
+  std::vector<uint8_t> scratch_;
+};
+
+// One-shot forms (a key used once: the JS bindings, tests).
 bool SivSeal(const uint8_t* key, const SivPart* parts, size_t n_parts, const uint8_t* plain,
              size_t len, uint8_t* out);
-
-// sealed: tag then ciphertext (sealed_len ≥ 16); plain gets sealed_len − 16
-// bytes. False when the tag does not verify (nothing is trusted then).
 bool SivOpen(const uint8_t* key, const SivPart* parts, size_t n_parts, const uint8_t* sealed,
              size_t sealed_len, uint8_t* plain);
 

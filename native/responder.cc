@@ -99,11 +99,25 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
     if (rv == RateVerdict::kKod) kod = "RATE";
   }
 
-  // Authentication (RFC 5905 §7.3 MAC). A bad or unknown-key MAC is dropped,
-  // as chrony does: a crypto-NAK would tell a prober which key ids exist.
   *pending = PendingResponse{};
   size_t mac_len = len - mac_at;
-  if (mac_len >= kMinMac) {
+  // NTS (RFC 8915 §5.7): a request with a cookie is authenticated by its fields, not a MAC. A
+  // NAK answers a cookie or authenticator that fails; KoDs to NTS requests are authenticated too.
+  NtsVerdict nv = NtsVerdict::kPlain;
+  if (nts.enabled() && mode == 3 && version == 4 && mac_at > kHeader) {
+    size_t nts_len = 0;
+    nv = nts.Check(req, mac_at, mac_len > 0, out, kMaxResponse, &nts_len, &pending->nts);
+    if (nv == NtsVerdict::kDrop) {
+      counters[kDropNts]++;
+      return Verdict::kDrop;
+    }
+    if (nv == NtsVerdict::kNak) kod = "NTSN";
+    if (nv != NtsVerdict::kPlain) pending->len = nts_len;
+  }
+  // Authentication (RFC 5905 §7.3 MAC) of a request NTS has not answered for. A bad or
+  // unknown-key MAC is dropped, as chrony does: a crypto-NAK would tell a prober which key ids
+  // exist.
+  if (nv == NtsVerdict::kPlain && mac_len >= kMinMac) {
     uint32_t key_id = Get32(req + mac_at);
     const NtpKey* key = keys.Find(key_id);
     uint8_t digest[64];
@@ -119,7 +133,7 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
     pending->key_id = key_id;
     pending->digest_len = got;  // same size as the request's: never larger
     pending->len = kHeader + 4 + got;
-  } else if (config.require_auth) {
+  } else if (nv == NtsVerdict::kPlain && config.require_auth) {
     counters[kDropUnauthenticated]++;
     return Verdict::kDrop;
   }
@@ -163,11 +177,14 @@ Verdict Responder::Handle(const uint8_t* req, size_t len, bool truncated, const 
     pending->tx_interleaved = interleave.Take(Get64(req + 24), pending->peer_hash);
     if (pending->tx_interleaved != 0) std::memcpy(out + 24, req + 32, 8);
   }
-  if (kod)
+  if (nv == NtsVerdict::kNak)
+    counters[kNtsNak]++;
+  else if (kod)
     counters[std::strcmp(kod, "RATE") == 0 ? kKodRate : kKodDeny]++;
   else
     counters[kAnswered]++;
   if (pending->tx_interleaved != 0) counters[kAnsweredInterleaved]++;
+  if (nv == NtsVerdict::kNts) counters[kAnsweredNts]++;
   return Verdict::kAnswer;
 }
 
@@ -184,13 +201,15 @@ void Responder::SetState(const ServerState& s) {
   reference_ntp_ = s.has_reference ? UnixNsToNtp64(s.reference_ns) : 0;
 }
 
-void Responder::Finish(uint8_t* out, const PendingResponse& p, uint64_t tx_ntp) const {
+bool Responder::Finish(uint8_t* out, const PendingResponse& p, uint64_t tx_ntp) {
   Put64(out + 40, p.tx_interleaved != 0 ? p.tx_interleaved : tx_ntp & ~1ull);
-  if (!p.key) return;
+  if (p.nts.plain_len != 0) return nts.Seal(out, p.nts);
+  if (!p.key) return true;
   uint8_t digest[64];
   ComputeDigest(*p.key, out, kHeader, digest);
   Put32(out + kHeader, p.key_id);
   std::memcpy(out + kHeader + 4, digest, p.digest_len);
+  return true;
 }
 
 }  // namespace ct

@@ -10,6 +10,7 @@
 #include "access.h"
 #include "interleave.h"
 #include "ntp_mac.h"
+#include "nts_server.h"
 #include "server_state.h"
 
 namespace ct {
@@ -30,6 +31,9 @@ enum Counter : int {
   kDropTruncated,
   kSendErrors,
   kAnsweredInterleaved,  // answers that carried an earlier reply's kernel TX stamp (RFC 9769)
+  kAnsweredNts,          // answers authenticated with NTS (RFC 8915), fresh cookies inside
+  kNtsNak,               // NTS NAKs: a cookie we cannot open or an authenticator that fails
+  kDropNts,              // NTS fields that make no sense (no identifier, two cookies, ...)
   kCounterCount
 };
 
@@ -37,14 +41,16 @@ enum Counter : int {
 constexpr const char* kCounterNames[] = {
     "received",   "answered",        "slowPath",   "dropMalformed",       "dropUnsupportedMode",
     "dropDenied", "dropRateLimited", "dropBadMac", "dropUnauthenticated", "kodRate",
-    "kodDeny",    "dropTruncated",   "sendErrors", "answeredInterleaved"};
+    "kodDeny",    "dropTruncated",   "sendErrors", "answeredInterleaved", "answeredNts",
+    "ntsNak",     "dropNts"};
 static_assert(sizeof(kCounterNames) / sizeof(kCounterNames[0]) == kCounterCount,
               "a counter without a name");
 
 enum class Verdict { kAnswer, kSlowPath, kDrop };
 
-// Largest response: header + MAC with a 64-byte digest.
-constexpr size_t kMaxResponse = 48 + 4 + 64;
+// Largest response: an NTS answer with 8 cookies after a unique identifier of up to 244 bytes
+// (a MAC'd answer is 48 + 4 + 64). 1232 bytes fit an IPv6 datagram in the minimum MTU.
+constexpr size_t kMaxResponse = 1232;
 
 // What Finish() needs to complete a response once its transmit time is known.
 struct PendingResponse {
@@ -58,6 +64,7 @@ struct PendingResponse {
   uint32_t peer_hash = 0;
   // ...and nonzero when the reply is interleaved: its transmit is an earlier reply's TX stamp.
   uint64_t tx_interleaved = 0;
+  NtsPending nts;  // an NTS answer, sealed in Finish
 };
 
 // A cheap hash of a peer address, so one client's interleaved stamps are never served to another.
@@ -78,6 +85,7 @@ class Responder {
   KeyTable keys;
   ResponderConfig config;
   InterleaveTable interleave;  // empty (off) until sized
+  NtsServer nts;               // off until given master keys
 
   // Judges one datagram. On kAnswer, `out` holds the response with every
   // field but the transmit timestamp, and `pending` says how to finish it.
@@ -85,8 +93,9 @@ class Responder {
                  int64_t rx_node_ns, double now_s, uint8_t* out, PendingResponse* pending,
                  uint64_t* counters);
 
-  // Writes the transmit timestamp and the MAC (which covers it).
-  void Finish(uint8_t* out, const PendingResponse& pending, uint64_t tx_ntp) const;
+  // Writes the transmit timestamp and the MAC or NTS authenticator (which covers it). False
+  // when the answer cannot be sealed (OpenSSL failed): it must not be sent.
+  bool Finish(uint8_t* out, const PendingResponse& pending, uint64_t tx_ntp);
 
   // Replaces the state, with what every answer derives from it worked out once. A new step
   // epoch flushes the interleave table: stamps from before a step are on another time line.

@@ -42,6 +42,7 @@ Napi::Function UdpEndpoint::Define(Napi::Env env) {
        InstanceMethod("setRateLimit", &UdpEndpoint::SetRateLimit),
        InstanceMethod("setKeys", &UdpEndpoint::SetKeys),
        InstanceMethod("setResponderConfig", &UdpEndpoint::SetResponderConfig),
+       InstanceMethod("setNtsKeys", &UdpEndpoint::SetNtsKeys),
        InstanceMethod("setBroadcast", &UdpEndpoint::SetBroadcast),
        InstanceMethod("setMembership", &UdpEndpoint::SetMembership),
        InstanceMethod("setMulticastSend", &UdpEndpoint::SetMulticastSend)});

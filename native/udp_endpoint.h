@@ -49,6 +49,7 @@ class UdpEndpoint : public Napi::ObjectWrap<UdpEndpoint> {
   Napi::Value SetRateLimit(const Napi::CallbackInfo& info);
   Napi::Value SetKeys(const Napi::CallbackInfo& info);
   Napi::Value SetResponderConfig(const Napi::CallbackInfo& info);
+  Napi::Value SetNtsKeys(const Napi::CallbackInfo& info);
   // Broadcast and multicast (udp_endpoint_multicast.cc).
   Napi::Value SetBroadcast(const Napi::CallbackInfo& info);
   Napi::Value SetMembership(const Napi::CallbackInfo& info);

@@ -2,6 +2,7 @@
 // received batch, and the setters JS uses to configure it. Linux only.
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -42,7 +43,7 @@ size_t UdpEndpoint::Respond(int n) {
       h.msg_name = &rx_addrs_[i];
       h.msg_namelen =
           rx_addrs_[i].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      resp_iovs_[out] = {resp, resp_pending_[out].len};
+      resp_iovs_[out] = {resp, resp_pending_[out].len};  // an NTS answer's length is final here
       h.msg_iov = &resp_iovs_[out];
       h.msg_iovlen = 1;
       out++;
@@ -88,7 +89,20 @@ size_t UdpEndpoint::Respond(int n) {
   if (out > 0) {
     // The transmit timestamp, as late as possible: just before the send.
     uint64_t tx = UnixNsToNtp64(r.state.NodeNs(RealtimeNowNs()));
-    for (size_t j = 0; j < out; j++) r.Finish(&resp_buf_[j * kMaxResponse], resp_pending_[j], tx);
+    // An answer that cannot be sealed (OpenSSL failed) is not sent: the ones after it move up.
+    size_t kept = 0;
+    for (size_t j = 0; j < out; j++) {
+      if (!r.Finish(&resp_buf_[j * kMaxResponse], resp_pending_[j], tx)) {
+        counters_[kSendErrors]++;
+        continue;
+      }
+      if (kept != j) {
+        resp_msgs_[kept] = resp_msgs_[j];
+        resp_pending_[kept] = resp_pending_[j];
+      }
+      kept++;
+    }
+    out = kept;
     size_t sent = 0;
     while (sent < out) {
       int k = sendmmsg(fd_, resp_msgs_.data() + sent, static_cast<unsigned>(out - sent), 0);
@@ -215,6 +229,23 @@ Napi::Value UdpEndpoint::SetKeys(const Napi::CallbackInfo& info) {
                std::vector<uint8_t>(secret.Data(), secret.Data() + secret.ByteLength())};
       responder_->keys.Add(e.Get(0u).As<Napi::Number>().Uint32Value(), std::move(k));
     }
+  }
+  return info.Env().Undefined();
+}
+
+// setNtsKeys([[id, key: Uint8Array(32)], ...]): the NTS master keys, newest first; [] turns NTS
+// off.
+Napi::Value UdpEndpoint::SetNtsKeys(const Napi::CallbackInfo& info) {
+  if (responder_) {
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<NtsMasterKey> keys(std::min<size_t>(arr.Length(), kNtsMasterKeys));
+    for (uint32_t i = 0; i < keys.size(); i++) {
+      auto e = arr.Get(i).As<Napi::Array>();
+      keys[i].id = e.Get(0u).As<Napi::Number>().Uint32Value();
+      std::memcpy(keys[i].key, e.Get(1u).As<Napi::Uint8Array>().Data(), kSivKeyBytes);
+    }
+    responder_->nts.SetKeys(keys.data(), keys.size());
+    OPENSSL_cleanse(keys.data(), keys.size() * sizeof(NtsMasterKey));
   }
   return info.Env().Undefined();
 }

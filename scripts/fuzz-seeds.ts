@@ -4,6 +4,8 @@
 //     a private network namespace: it insists on port 123) and `clocktower
 //     query`; replies from chronyd and from our native server. Each file is
 //     the target's 8 configuration bytes followed by the datagram.
+//     Also NTS requests sealed by our client core (ntsSeeds; `--nts-only`
+//     writes just those).
 //   records: control buffers as the kernel lays them out (SO_TIMESTAMPNS,
 //     SO_TIMESTAMP, IP_PKTINFO, IPV6_PKTINFO), one byte of address family first.
 //   ntp_time: nothing to capture; libFuzzer starts it from empty.
@@ -15,7 +17,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { CookieJar, sealRequest } from '../src/ntp/nts.js';
 import { emptyPacket, encodePacket } from '../src/ntp/packet.js';
+import { sivOpen, sivSeal } from '../src/native/nts-aead.js';
 import { unixNsToNtp64 } from '../src/ntp/time.js';
 import { realtimeNs } from '../src/native/clock.js';
 import { NtpServer } from '../src/native/server.js';
@@ -194,9 +198,33 @@ function interleavedSeed(): void {
   save('responder', 'interleaved-request', withConfig(req));
 }
 
-await chronyRequests();
-await chronyReplies();
-await oursQueryAndReply();
-ntpdigRequest();
-recordSeeds();
-interleavedSeed();
+/**
+ * NTS requests (RFC 8915 §5) sealed by our client core, with cookies under
+ * the master key native/fuzz/responder_fuzz.cc gives its responder (id
+ * "NTS1", 32 bytes of 0x5a), so the fuzzer starts inside the NTS path: 0 and
+ * 2 placeholders.
+ */
+function ntsSeeds(): void {
+  let n = 0;
+  const random = (len: number) => Uint8Array.from({ length: len }, () => (n = (n * 1103515245 + 12345) >>> 0) >>> 24);
+  const aead = { seal: sivSeal, open: sivOpen };
+  const jar = new CookieJar([{ id: 0x4e545331, key: new Uint8Array(32).fill(0x5a) }], aead, random);
+  const keys = { c2s: new Uint8Array(32).fill(0x11), s2c: new Uint8Array(32).fill(0x22) };
+  for (const placeholders of [0, 2]) {
+    const header = { ...emptyPacket(), version: 4, mode: 3, poll: 6, transmitTs: 0x8765_4321_0000n + BigInt(placeholders) };
+    const { bytes } = sealRequest(header, { keys, cookie: jar.make(keys), placeholders, aead, random });
+    save('responder', `nts-request-${placeholders}`, withConfig(bytes));
+  }
+}
+
+if (process.argv.includes('--nts-only')) {
+  ntsSeeds();
+} else {
+  await chronyRequests();
+  await chronyReplies();
+  await oursQueryAndReply();
+  ntpdigRequest();
+  recordSeeds();
+  interleavedSeed();
+  ntsSeeds();
+}

@@ -69,6 +69,7 @@ export interface NativeUdpEndpoint {
   setRateLimit(r: { enabled: boolean; intervalS: number; burst: number; kodIntervalS: number }): void;
   setKeys(keys: Array<[number, number, Uint8Array]>): void;
   setResponderConfig(c: { requireAuth: boolean; interleavedEntries: number }): void;
+  setNtsKeys(keys: Array<[number, Uint8Array]>): void;
   setBroadcast(on: boolean): void;
   setMembership(join: boolean, family: 4 | 6, group: string, ifAddr: string, ifIndex: number): void;
   setMulticastSend(family: 4 | 6, ifAddr: string, ifIndex: number, hops: number, loop: boolean): void;

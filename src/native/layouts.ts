@@ -52,6 +52,9 @@ export const SERVER_COUNTERS = [
   'dropTruncated',
   'sendErrors',
   'answeredInterleaved',
+  'answeredNts',
+  'ntsNak',
+  'dropNts',
 ] as const;
 
 /** Key types by the index the responder takes (native/ntp_mac.h KeyType). */

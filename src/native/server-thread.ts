@@ -39,6 +39,8 @@ port.on('message', (m: ToWorker) => {
       return server.setRateLimit(m.rateLimit);
     case 'keys':
       return server.setKeys(m.keys, { requireAuth: m.requireAuth });
+    case 'ntsKeys':
+      return server.setNtsKeys(m.keys);
     case 'interleaved':
       return server.setInterleaved(m.entries);
     case 'ping':

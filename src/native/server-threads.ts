@@ -13,9 +13,10 @@ import { Worker } from 'node:worker_threads';
 
 import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
+import type { MasterKey } from '../ntp/nts.js';
 import type { ServerState } from '../ntp/wire.js';
 import { ClocktowerError } from '../util/errors.js';
-import { COUNTER_BYTES, MAX_INTERLEAVED_ENTRIES, SERVER_COUNTERS, type AccessOptions, type RateLimitOptions, type ServerCounter } from './server.js';
+import { checkNtsKeys, COUNTER_BYTES, MAX_INTERLEAVED_ENTRIES, SERVER_COUNTERS, type AccessOptions, type RateLimitOptions, type ServerCounter } from './server.js';
 import { RecordBatch } from './udp.js';
 
 export interface ServerThreadsOptions {
@@ -36,6 +37,7 @@ export type ToWorker =
   | { op: 'access'; access: AccessOptions }
   | { op: 'rateLimit'; rateLimit: RateLimitOptions | null }
   | { op: 'keys'; keys: KeyRing; requireAuth: boolean }
+  | { op: 'ntsKeys'; keys: MasterKey[] }
   | { op: 'interleaved'; entries: number }
   | { op: 'ping'; id: number }
   | { op: 'close' };
@@ -132,6 +134,9 @@ export class ServerThreads {
   }
   setKeys(keys: KeyRing, opts: { requireAuth?: boolean } = {}): void {
     this.#post({ op: 'keys', keys, requireAuth: opts.requireAuth ?? false });
+  }
+  setNtsKeys(keys: readonly MasterKey[]): void {
+    this.#post({ op: 'ntsKeys', keys: [...checkNtsKeys(keys)] });
   }
   /** Each worker keeps its own table: SO_REUSEPORT sends one client's requests to one socket. */
   setInterleaved(entries: number): void {

@@ -7,6 +7,7 @@ import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing, KeyType } from '../ntp/auth.js';
 import { nsToNtpShort } from '../ntp/time.js';
 import { encodeCidr } from '../util/ip.js';
+import { OLD_MASTER_KEYS, type MasterKey } from '../ntp/nts.js';
 import type { ServerState } from '../ntp/wire.js';
 import { KEY_TYPES, SERVER_COUNTERS } from './layouts.js';
 import { UdpEndpoint, type UdpHandlers, type UdpOptions } from './udp.js';
@@ -45,6 +46,16 @@ export const SERVER_RCVBUF_BYTES = 1 << 20;
 
 /** Bytes of one server's counter block. */
 export const COUNTER_BYTES = SERVER_COUNTERS.length * 8;
+
+/** Master keys as the responder takes them: 32-byte keys, 32-bit ids, at most 3, newest first. */
+export function checkNtsKeys(keys: readonly MasterKey[]): readonly MasterKey[] {
+  if (!Array.isArray(keys) || keys.length > 1 + OLD_MASTER_KEYS) throw new RangeError(`NTS master keys: an array of at most ${1 + OLD_MASTER_KEYS}`);
+  for (const k of keys) {
+    if (!Number.isInteger(k.id) || k.id < 0 || k.id > 0xffffffff) throw new RangeError(`NTS master key id ${k.id} is not a 32-bit unsigned integer`);
+    if (!(k.key instanceof Uint8Array) || k.key.length !== 32) throw new RangeError(`NTS master key ${k.id} must be 32 bytes`);
+  }
+  return keys;
+}
 
 /** Replies remembered for interleaved mode (RFC 9769) unless told otherwise: 4096 × 48 bytes. */
 export const DEFAULT_INTERLEAVED_ENTRIES = 4096;
@@ -133,6 +144,16 @@ export class NtpServer extends UdpEndpoint {
     this.native.setKeys([...keys.values()].map((k) => [k.id, (KEY_TYPES as readonly KeyType[]).indexOf(k.type), k.secret]));
     this.#config.requireAuth = opts.requireAuth ?? false;
     this.native.setResponderConfig(this.#config);
+  }
+
+  /**
+   * NTS (RFC 8915): the master keys that open cookies, newest first (the
+   * first seals the fresh ones); at most 3 are used, [] turns NTS off (NTS
+   * fields are then ignored and such requests answered as plain NTP). The
+   * cookies are src/ntp/nts.ts CookieJar's.
+   */
+  setNtsKeys(keys: readonly MasterKey[]): void {
+    this.native.setNtsKeys(checkNtsKeys(keys).map((k) => [k.id, k.key]));
   }
 
   counters(): Record<ServerCounter, bigint> {
