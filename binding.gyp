@@ -32,6 +32,7 @@
         ["OS==\"linux\"", {
           "sources": [
             "native/addresses.cc",
+            "native/aes128.cc",
             "native/clock.cc",
             "native/interleave.cc",
             "native/layout.cc",
@@ -63,7 +64,9 @@
           "conditions": [
             ["OS==\"linux\"", {
               "sources": [
+                "native/aes128.cc",
                 "native/loadgen.cc",
+                "native/nts_aead.cc",
                 "native/timestamps.cc"
               ]
             }]

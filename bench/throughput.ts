@@ -11,7 +11,10 @@
 // (each ratio: the median over rounds of that round's replies/s ratio).
 // Our server and chronyd are also loaded with requests in interleaved form
 // (RFC 9769: every reply TX-stamped, answered with earlier replies' stamps);
-// the line before the ratios gives interleaved/basic for each.
+// the line before the ratios gives interleaved/basic for each. Both also
+// serve NTS (RFC 8915; `clocktower bench --nts`: NTS-KE first, then every
+// request sealed with a cookie and every reply authenticated), and a line
+// gives NTS/basic for each.
 // Usage: bench/throughput [--quick] [--rounds N] [--seconds S]
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +22,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { startChronyd, startOurs, startPinned } from './tools/pinned-servers.js';
+import { selfSignedCert } from '../test/helpers/certs.js';
+import { startChronyd, startOurs, startPinned, type NtsCert } from './tools/pinned-servers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -109,7 +113,19 @@ interface Server {
   start(port: number): Promise<ChildProcess>;
   /** The load asks in interleaved form. */
   interleaved?: boolean;
+  /** The load runs NTS-KE on port + 1000, then sends NTS requests. */
+  nts?: boolean;
 }
+
+// One certificate for both servers' NTS-KE, trusted by the generator.
+const ntsCert: NtsCert = (() => {
+  const c = selfSignedCert();
+  const cert = path.join(tmp, 'nts-cert.pem');
+  const key = path.join(tmp, 'nts-key.pem');
+  writeFileSync(cert, c.cert);
+  writeFileSync(key, c.key, { mode: 0o600 });
+  return { cert, key };
+})();
 
 const node = process.execPath;
 const servers: Server[] = [
@@ -121,16 +137,19 @@ const servers: Server[] = [
   { name: 'chronyd 4.x', start: (p) => startChronyd(p, tmp) },
   { name: 'C echo (ceiling)', start: (p) => startPinned(path.join(tmp, 'echo'), ['127.0.0.1', String(p)], /ready/) },
 ];
-// The same two servers under interleaved load.
+// The same two servers under interleaved load, and serving NTS.
 servers.push(
   ...servers
     .filter((s) => s.name.startsWith('clocktower') || s.name.startsWith('chronyd'))
     .map((s) => ({ ...s, name: `${s.name}, interleaved`, interleaved: true })),
+  { name: 'clocktower (native), NTS', start: (p) => startOurs(p, ntsCert), nts: true },
+  { name: 'chronyd 4.x, NTS', start: (p) => startChronyd(p, tmp, ntsCert), nts: true },
 );
 
 function generator(
   port: number,
   interleaved = false,
+  nts = false,
 ): { replies_per_s: number; valid: number; loss: number; interleaved: number | null; latency_ns: { p99: number } } {
   const out = execFileSync(
     'taskset',
@@ -140,7 +159,8 @@ function generator(
       node,
       path.join(root, 'bin/clocktower.js'),
       'bench',
-      `127.0.0.1:${port}`,
+      `127.0.0.1:${nts ? port + 1000 : port}`,
+      ...(nts ? ['--nts', '--ca', ntsCert.cert] : []),
       '--json',
       '--duration',
       String(seconds),
@@ -196,7 +216,7 @@ async function main(): Promise<void> {
         await waitIdle();
         const cpu0 = procCpuNs(child.pid!);
         const stopCount = perf ? countInstructions(child.pid!) : null;
-        const g = generator(port, s.interleaved);
+        const g = generator(port, s.interleaved, s.nts);
         const cpu = procCpuNs(child.pid!) - cpu0;
         const instr = stopCount ? (await stopCount()) / Math.max(1, g.valid) : NaN;
         const e = results.get(s.name)!;
@@ -223,7 +243,7 @@ async function main(): Promise<void> {
   );
   for (const [name, e] of results) {
     console.log(
-      `${name.padEnd(34)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${median(e.instr).toFixed(0).padStart(12)}`,
+      `${name.padEnd(34)} ${median(e.rate).toFixed(0).padStart(10)} ${median(e.cpuUs).toFixed(2).padStart(13)} ${(median(e.p99) / 1000).toFixed(1).padStart(8)} ${(median(e.loss) * 100).toFixed(2).padStart(7)} ${(Number.isNaN(median(e.instr)) ? 'n/a' : median(e.instr).toFixed(0)).padStart(12)}`,
     );
   }
   if (perf) {
@@ -253,6 +273,15 @@ async function main(): Promise<void> {
   console.log(
     `interleaved/basic ours=${within('clocktower (native), interleaved', 'clocktower (native)')} chrony=${within('chronyd 4.x, interleaved', 'chronyd 4.x')} (replies interleaved: ours ${share('clocktower (native), interleaved')}, chrony ${share('chronyd 4.x, interleaved')})`,
   );
+  console.log(
+    `nts/basic ours=${within('clocktower (native), NTS', 'clocktower (native)')} chrony=${within('chronyd 4.x, NTS', 'chronyd 4.x')}; NTS ours/chrony=${within('clocktower (native), NTS', 'chronyd 4.x, NTS')}`,
+  );
+  if (perf) {
+    const per = (k: string) => median(results.get(k)?.instr ?? [NaN]);
+    console.log(
+      `instructions per reply, basic/NTS (capacity ratio): ours=${(per('clocktower (native)') / per('clocktower (native), NTS')).toFixed(2)} chrony=${(per('chronyd 4.x') / per('chronyd 4.x, NTS')).toFixed(2)}`,
+    );
+  }
   console.log(`ratios ours/chrony=${ratio('chronyd 4.x')} ours/echo=${ratio('C echo (ceiling)')} ours/js=${ratio('pure JS (dgram + TS core)')}`);
 }
 

@@ -7,7 +7,12 @@
 // after the first replies of a socket is in interleaved form (RFC 9769 §3):
 // origin = the receive stamp of an earlier reply, receive = our sequence
 // number (an interleaved reply echoes it as origin), transmit = its
-// complement (a basic reply echoes that).
+// complement (a basic reply echoes that). With `nts` (RFC 8915 §5), every
+// request carries a unique identifier, the one cookie given (a server keeps
+// no state per client, so one cookie serves a whole run) and an
+// authenticator sealed under C2S; a reply counts as valid only when it
+// carries our identifier and its authenticator opens under S2C (an NTS NAK
+// counts as a KoD).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <napi.h>
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "nts_aead.h"
 #include "timestamps.h"
 
 namespace ct {
@@ -63,7 +69,20 @@ struct Options {
   int64_t timeout_ns = 200000000;
   int batch = 32;
   bool interleaved = false;
+  // NTS: empty cookie = off.
+  std::vector<uint8_t> nts_cookie;
+  uint8_t nts_c2s[32] = {}, nts_s2c[32] = {};
 };
+
+constexpr size_t kNtsUid = 32;
+constexpr size_t kMaxRequest = 48 + 4 + kNtsUid + 4 + 1024 + 4 + 4 + 16 + 16;
+constexpr size_t kMaxReply = 1280;
+
+uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+void Put16(uint8_t* p, size_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
 
 struct Result {
   uint64_t sent = 0, valid = 0, invalid = 0, kod = 0, lost = 0, interleaved = 0;
@@ -133,7 +152,65 @@ void Run(const Options& o, Result* r) {
     epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev);
   }
   const int B = o.batch;
-  std::vector<uint8_t> out(B * 48), in(B * 128), ctrl(B * 128);
+  const bool nts = !o.nts_cookie.empty();
+  const size_t rx_size = nts ? kMaxReply : 128;
+  std::vector<uint8_t> out(B * kMaxRequest), in(B * rx_size), ctrl(B * 128);
+  SivKey c2s, s2c;
+  if (nts && (!c2s.Set(o.nts_c2s) || !s2c.Set(o.nts_s2c))) {
+    r->err = EINVAL;
+    r->error = "AES-SIV keys";
+  }
+  std::vector<uint8_t> nts_plain(kMaxReply);
+  // The request's NTS fields after the header: the identifier (its first 8 bytes the
+  // request's id, so replies to other requests never match), the cookie, the authenticator.
+  auto seal_nts = [&](uint8_t* p, uint64_t id) -> size_t {
+    uint8_t* f = p + 48;
+    Put16(f, 0x0104);
+    Put16(f + 2, 4 + kNtsUid);
+    std::memset(f + 4, 0x5a, kNtsUid);
+    Put64(f + 4, id);
+    f += 4 + kNtsUid;
+    size_t cookie_len = (o.nts_cookie.size() + 3) & ~static_cast<size_t>(3);
+    Put16(f, 0x0204);
+    Put16(f + 2, 4 + cookie_len);
+    std::memset(f + 4, 0, cookie_len);
+    std::memcpy(f + 4, o.nts_cookie.data(), o.nts_cookie.size());
+    f += 4 + cookie_len;
+    size_t ad = static_cast<size_t>(f - p);
+    Put16(f, 0x0404);
+    Put16(f + 2, 4 + 4 + 16 + 16);
+    Put16(f + 4, 16);
+    Put16(f + 6, 16);
+    Put64(f + 8, id);  // the nonce: unique per request (SIV does not need it random)
+    Put64(f + 16, ~id);
+    SivPart parts[2] = {{p, ad}, {f + 8, 16}};
+    c2s.Seal(parts, 2, nullptr, 0, f + 24);
+    return ad + 40;
+  };
+  // A reply to an NTS request: our identifier, and the authenticator, last, opens under S2C.
+  auto check_nts = [&](const uint8_t* p, size_t len, uint64_t id) -> bool {
+    size_t at = 48;
+    bool uid_ok = false;
+    while (at + 4 <= len) {
+      size_t flen = Get16(p + at + 2);
+      if (flen < 4 || at + flen > len) return false;
+      uint16_t type = Get16(p + at);
+      if (type == 0x0104) {
+        uint8_t want[8];
+        Put64(want, id);
+        uid_ok = flen == 4 + kNtsUid && std::memcmp(p + at + 4, want, 8) == 0;
+      } else if (type == 0x0404) {
+        if (!uid_ok || at + flen != len || flen < 8) return false;
+        size_t nonce = Get16(p + at + 4), sealed = Get16(p + at + 6);
+        size_t nonce_pad = (nonce + 3) & ~static_cast<size_t>(3);
+        if (sealed < 16 || 8 + nonce_pad + sealed > flen) return false;
+        SivPart parts[2] = {{p, at}, {p + at + 8, nonce}};
+        return s2c.Open(parts, 2, p + at + 8 + nonce_pad, sealed, nts_plain.data());
+      }
+      at += flen;
+    }
+    return false;
+  };
   std::vector<struct mmsghdr> smsg(B), rmsg(B);
   std::vector<struct iovec> siov(B), riov(B);
   const int per_sock_window = std::max(1, (o.window + o.sockets - 1) / o.sockets);
@@ -141,7 +218,7 @@ void Run(const Options& o, Result* r) {
   auto send_batch = [&](Sock& s, int n) {
     int64_t t = Now(CLOCK_REALTIME);
     for (int k = 0; k < n; k++) {
-      uint8_t* p = &out[k * 48];
+      uint8_t* p = &out[k * kMaxRequest];
       std::memset(p, 0, 48);
       p[0] = (4 << 3) | 3;
       uint64_t id = s.base + s.next + k;
@@ -154,7 +231,7 @@ void Run(const Options& o, Result* r) {
       } else {
         Put64(p + 40, id);
       }
-      siov[k] = {p, 48};
+      siov[k] = {p, nts ? seal_nts(p, id) : 48};
       smsg[k].msg_hdr = {};
       smsg[k].msg_hdr.msg_iov = &siov[k];
       smsg[k].msg_hdr.msg_iovlen = 1;
@@ -185,7 +262,7 @@ void Run(const Options& o, Result* r) {
   auto receive = [&](Sock& s) {
     for (;;) {
       for (int k = 0; k < B; k++) {
-        riov[k] = {&in[k * 128], 128};
+        riov[k] = {&in[k * rx_size], rx_size};
         rmsg[k].msg_hdr = {};
         rmsg[k].msg_hdr.msg_iov = &riov[k];
         rmsg[k].msg_hdr.msg_iovlen = 1;
@@ -196,7 +273,7 @@ void Run(const Options& o, Result* r) {
       if (m <= 0) return;
       int64_t user = 0;
       for (int k = 0; k < m; k++) {
-        const uint8_t* p = &in[k * 128];
+        const uint8_t* p = &in[k * rx_size];
         // A basic reply to a request in interleaved form echoes the complement of the sequence
         // number.
         uint64_t origin = Get64(p + 24);
@@ -219,6 +296,10 @@ void Run(const Options& o, Result* r) {
         s.inflight--;
         if (p[1] == 0) {
           r->kod++;
+          continue;
+        }
+        if (nts && !check_nts(p, rmsg[k].msg_len, seq + s.base)) {
+          r->invalid++;
           continue;
         }
         int64_t rx;
@@ -334,7 +415,7 @@ class LoadWorker : public Napi::AsyncWorker {
 };
 
 // runLoad({ address, port, family, sockets, window, ratePps, durationMs, timeoutMs, batch,
-// interleaved }) ->
+// interleaved, nts?: { cookie, c2s, s2c } }) ->
 // Promise
 Napi::Value RunLoad(const Napi::CallbackInfo& info) {
   Napi::Object a = info[0].As<Napi::Object>();
@@ -349,6 +430,15 @@ Napi::Value RunLoad(const Napi::CallbackInfo& info) {
   o.timeout_ns = static_cast<int64_t>(a.Get("timeoutMs").As<Napi::Number>().DoubleValue() * 1e6);
   o.batch = a.Get("batch").As<Napi::Number>().Int32Value();
   o.interleaved = a.Get("interleaved").ToBoolean();
+  // JS validates (src/tools/bench.ts): a cookie of 1..1024 bytes, 32-byte keys.
+  Napi::Value nts = a.Get("nts");
+  if (nts.IsObject()) {
+    Napi::Object n = nts.As<Napi::Object>();
+    auto cookie = n.Get("cookie").As<Napi::Uint8Array>();
+    o.nts_cookie.assign(cookie.Data(), cookie.Data() + cookie.ByteLength());
+    std::memcpy(o.nts_c2s, n.Get("c2s").As<Napi::Uint8Array>().Data(), 32);
+    std::memcpy(o.nts_s2c, n.Get("s2c").As<Napi::Uint8Array>().Data(), 32);
+  }
   auto* w = new LoadWorker(info.Env(), std::move(o));
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -1,7 +1,7 @@
 // AEAD_AES_SIV_CMAC_256 (RFC 5297, as RFC 5116 names it), the AEAD that
-// NTS (RFC 8915 §5.1) requires, from the AES-CBC and AES-CTR of the OpenSSL
-// that Node itself exports (Node's crypto does not offer SIV; why not
-// OpenSSL's own SIV is in nts_aead.cc). The associated data is a vector of
+// NTS (RFC 8915 §5.1) requires, built on AES-128 blocks (aes128.h: the CPU's
+// AES instructions, else the OpenSSL that Node exports). Node's crypto does
+// not offer SIV; why not OpenSSL's own SIV is in nts_aead.cc. The associated data is a vector of
 // components; NTS passes two, the associated data then the nonce (RFC 5116
 // §5.1.1 framing, as RFC 8915 §5.6 uses it). The first 16 bytes of the key
 // are the MAC key, the last 16 the CTR key (RFC 5297 §2.6). No N-API here,
@@ -10,9 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
-typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
+#include "aes128.h"
 
 namespace ct {
 
@@ -30,8 +29,7 @@ struct SivPart {
 // Not thread-safe: each server thread has its own.
 class SivKey {
  public:
-  SivKey();
-  ~SivKey();
+  SivKey() = default;
   SivKey(const SivKey&) = delete;
   SivKey& operator=(const SivKey&) = delete;
 
@@ -47,16 +45,15 @@ class SivKey {
             uint8_t* plain);
 
  private:
-  bool Cmac(const uint8_t* m, size_t len, uint8_t out[16]);
-  bool S2v(const SivPart* parts, size_t n_parts, const uint8_t* text, size_t len, uint8_t v[16]);
-  bool Ctr(const uint8_t v[16], const uint8_t* in, size_t len, uint8_t* out);
-  uint8_t* Scratch(size_t len);
+  size_t LastBlock(const uint8_t* m, size_t len, uint8_t last[16]) const;
+  void Cmac(const uint8_t* m, size_t len, uint8_t out[16]);
+  void S2v(const SivPart* parts, size_t n_parts, const uint8_t* text, size_t len, uint8_t v[16]);
+  void Ctr(const uint8_t v[16], const uint8_t* in, size_t len, uint8_t* out);
 
-  EVP_CIPHER_CTX* mac_ = nullptr;  // AES-128-CBC under the MAC key: CMAC is CBC-MAC (RFC 4493)
-  EVP_CIPHER_CTX* ctr_ = nullptr;  // AES-128-CTR under the CTR key
+  Aes128 mac_;  // under the MAC key: CMAC is a CBC-MAC (RFC 4493)
+  Aes128 ctr_;  // under the CTR key
   uint8_t k1_[16] = {}, k2_[16] = {}, d0_[16] = {};  // CMAC subkeys; S2V's CMAC(zero)
   bool ok_ = false;
-  std::vector<uint8_t> scratch_;
 };
 
 // One-shot forms (a key used once: the JS bindings, tests).

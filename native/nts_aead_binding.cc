@@ -1,6 +1,7 @@
 // JS entry points for AES-SIV (nts_aead.h): sivSeal(key, parts[], plain) and
-// sivOpen(key, parts[], sealed). src/native/nts-aead.ts validates: a 32-byte
-// key, an array of Uint8Arrays, a sealed text of at least 16 bytes.
+// sivOpen(key, parts[], sealed), and aesBackend, the AES path in use (aes128.h).
+// src/native/nts-aead.ts validates: a 32-byte key, an array of Uint8Arrays, a sealed text of at
+// least 16 bytes.
 #include <napi.h>
 
 #include <vector>
@@ -56,6 +57,7 @@ Napi::Value JsOpen(const Napi::CallbackInfo& info) {
 void InitNtsAead(Napi::Env env, Napi::Object exports) {
   exports.Set("sivSeal", Napi::Function::New(env, JsSeal, "sivSeal"));
   exports.Set("sivOpen", Napi::Function::New(env, JsOpen, "sivOpen"));
+  exports.Set("aesBackend", Napi::String::New(env, Aes128::Backend()));
 }
 
 }  // namespace ct

@@ -1,5 +1,6 @@
 #include "nts_server.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -28,6 +29,25 @@ void Put16(uint8_t* p, size_t v) {
 size_t Pad4(size_t n) { return (n + 3) & ~static_cast<size_t>(3); }
 
 }  // namespace
+
+bool NonceSource::Fill(uint8_t* out, size_t n) {
+  for (size_t at = 0; at < n; at += 16) {
+    if (left_ == 0) {
+      uint8_t seed[32];
+      if (RAND_bytes(seed, sizeof seed) != 1 || !aes_.Set(seed)) return false;
+      std::memcpy(counter_, seed + 16, 16);
+      OPENSSL_cleanse(seed, sizeof seed);
+      left_ = 1u << 20;
+    }
+    uint8_t block[16];
+    aes_.Encrypt(counter_, block);
+    for (int i = 15; i >= 0 && ++counter_[i] == 0; i--) {
+    }
+    left_--;
+    std::memcpy(out + at, block, n - at < 16 ? n - at : 16);
+  }
+  return true;
+}
 
 void NtsServer::SetKeys(const NtsMasterKey* keys, size_t n) {
   n_keys_ = 0;
@@ -133,7 +153,7 @@ NtsVerdict NtsServer::Check(const uint8_t* req, size_t ef_end, bool has_mac, uin
 bool NtsServer::MakeCookies(const uint8_t c2s[kSivKeyBytes], const uint8_t s2c[kSivKeyBytes],
                             size_t n, uint8_t* out) {
   uint8_t nonces[kNonce * kNtsMaxCookies];
-  if (n_keys_ == 0 || RAND_bytes(nonces, static_cast<int>(kNonce * n)) != 1) return false;
+  if (n_keys_ == 0 || !nonces_.Fill(nonces, kNonce * n)) return false;
   uint8_t plain[kCookiePlain] = {0, kAeadSiv};
   std::memcpy(plain + 4, c2s, kSivKeyBytes);
   std::memcpy(plain + 4 + kSivKeyBytes, s2c, kSivKeyBytes);
@@ -162,7 +182,7 @@ bool NtsServer::Seal(uint8_t* out, const NtsPending& p) {
   Put16(a + 2, 4 + 4 + kNonce + sealed_len);
   Put16(a + 4, kNonce);
   Put16(a + 6, sealed_len);
-  if (RAND_bytes(a + 8, kNonce) != 1) return false;
+  if (!nonces_.Fill(a + 8, kNonce)) return false;
   SivPart parts[2] = {{out, p.ad_len}, {a + 8, kNonce}};
   uint8_t* sealed = a + 8 + kNonce;
   return session_.Set(p.s2c) && session_.Seal(parts, 2, sealed + kSivTagBytes, p.plain_len, sealed);

@@ -38,6 +38,19 @@ struct NtsPending {
   uint16_t plain_len = 0;  // the cookie fields; 0: not an NTS answer
 };
 
+// Nonces for cookies and authenticators: AES-128-CTR under a key drawn from
+// OpenSSL's RAND_bytes, redrawn every 2^20 blocks. RAND_bytes per answer cost
+// more than the answer's AES (its DRBG re-keys and checks for a fork each call).
+class NonceSource {
+ public:
+  bool Fill(uint8_t* out, size_t n);
+
+ private:
+  Aes128 aes_;
+  uint8_t counter_[16] = {};
+  uint32_t left_ = 0;  // blocks before the next draw
+};
+
 class NtsServer {
  public:
   // Newest first; at most kNtsMasterKeys are kept. Zero keys turn NTS off:
@@ -71,7 +84,8 @@ class NtsServer {
   SivKey master_[kNtsMasterKeys];
   uint32_t ids_[kNtsMasterKeys] = {};
   size_t n_keys_ = 0;
-  SivKey session_;                   // re-keyed per request: C2S to check, S2C to seal
+  SivKey session_;  // re-keyed per request: C2S to check, S2C to seal
+  NonceSource nonces_;
   uint8_t scratch_[2048 + 64] = {};  // a request authenticator's plaintext (ignored, but opened)
 };
 

@@ -27,7 +27,7 @@ const nativeOnly = args.includes('--native-only');
 const out = path.join(root, 'out/fuzz');
 
 const NATIVE: Record<string, string[]> = {
-  responder: ['native/responder.cc', 'native/interleave.cc', 'native/ntp_mac.cc', 'native/nts_server.cc', 'native/nts_aead.cc', '-lcrypto'],
+  responder: ['native/responder.cc', 'native/interleave.cc', 'native/ntp_mac.cc', 'native/nts_server.cc', 'native/nts_aead.cc', 'native/aes128.cc', '-lcrypto'],
   records: ['native/timestamps.cc', 'native/addresses.cc'],
   ntp_time: [],
 };

@@ -27,17 +27,29 @@ export function startPinned(cmd: string, argv: string[], readyText: RegExp): Pro
   });
 }
 
-/** Our native server (test/interop/fixtures/serve.ts) on 127.0.0.1:port. */
-export function startOurs(port: number): Promise<ChildProcess> {
-  return startPinned(process.execPath, ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(port), '3'], /ready/);
+/** A certificate for NTS-KE on 127.0.0.1 (what `clocktower bench --nts --ca` trusts). */
+export interface NtsCert {
+  cert: string;
+  key: string;
 }
 
-/** chronyd -x on 127.0.0.1:port (`local stratum 8`, no rate limit), its files in a new directory under `tmp`. */
-export function startChronyd(port: number, tmp: string): Promise<ChildProcess> {
+/** Our native server (test/interop/fixtures/serve.ts) on 127.0.0.1:port; with nts, NTS on and NTS-KE on port + 1000. */
+export function startOurs(port: number, nts?: NtsCert): Promise<ChildProcess> {
+  const extra = nts ? ['--nts', String(port + 1000), nts.cert, nts.key] : [];
+  return startPinned(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'test/interop/fixtures/serve.ts'), '127.0.0.1', String(port), '3', ...extra],
+    /ready/,
+  );
+}
+
+/** chronyd -x on 127.0.0.1:port (`local stratum 8`, no rate limit), its files in a new directory under `tmp`; with nts, its NTS-KE on port + 1000. */
+export function startChronyd(port: number, tmp: string, nts?: NtsCert): Promise<ChildProcess> {
   const dir = mkdtempSync(path.join(tmp, 'chrony-'));
+  const ntsLines = nts ? [`ntsport ${port + 1000}`, `ntsserverkey ${nts.key}`, `ntsservercert ${nts.cert}`, `ntsdumpdir ${dir}`, 'ntsprocesses 0'] : [];
   writeFileSync(
     path.join(dir, 'c.conf'),
-    [`port ${port}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`].join('\n') + '\n',
+    [`port ${port}`, 'bindaddress 127.0.0.1', 'cmdport 0', 'local stratum 8', 'allow 127.0.0.0/8', `pidfile ${dir}/pid`, ...ntsLines].join('\n') + '\n',
   );
   return startPinned('chronyd', ['-x', '-d', '-u', 'root', '-f', path.join(dir, 'c.conf')], /Disabled control of system clock/);
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { bench } from '../tools/bench.js';
 import { intOption, parse, secondsOption, UsageError } from './args.js';
 import type { Command } from './main.js';
@@ -17,7 +19,19 @@ options:
   --allow-remote   permit a target outside 127.0.0.0/8 and ::1
   --interleaved    ask in interleaved form (RFC 9769) once replies come: the server
                    stamps every reply and answers with earlier replies' TX stamps
+  --nts            NTS (RFC 8915): HOST[:PORT] is an NTS-KE server (port 4460 by
+                   default); the load goes, sealed, to the NTP server it names, and
+                   only replies that authenticate count
+  --ca FILE        with --nts: trust this CA (PEM) instead of the system's
   --json           one JSON object`;
+
+function readFileOption(name: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--${name} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
 
 export const command: Command = {
   summary: "measure an NTP server's throughput and latency (loopback by default)",
@@ -32,8 +46,12 @@ export const command: Command = {
         timeout: { type: 'string' },
         'allow-remote': { type: 'boolean' },
         interleaved: { type: 'boolean' },
+        nts: { type: 'boolean' },
+        ca: { type: 'string' },
         json: { type: 'boolean' },
       });
+      if (str('ca') !== undefined && !values.nts) throw new UsageError('--ca goes with --nts');
+      const ca = str('ca');
       if (positionals.length !== 1) throw new UsageError('name one server');
       const r = await bench(positionals[0]!, {
         durationMs: secondsOption('duration', str('duration'), 5000),
@@ -43,6 +61,7 @@ export const command: Command = {
         timeoutMs: secondsOption('timeout', str('timeout'), 200),
         allowRemote: values['allow-remote'] === true,
         interleaved: values.interleaved === true,
+        ...(values.nts ? { nts: { ca: ca === undefined ? undefined : readFileOption('ca', ca) } } : {}),
       });
       if (values.json) console.log(JSON.stringify(r));
       else {

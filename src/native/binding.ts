@@ -94,6 +94,7 @@ export interface NativeBinding {
   clockRealtimeNs(): bigint;
   sivSeal(key: Uint8Array, parts: Uint8Array[], plain: Uint8Array): Buffer;
   sivOpen(key: Uint8Array, parts: Uint8Array[], sealed: Uint8Array): Buffer | null;
+  aesBackend: string;
   clockMonotonicRawNs(): bigint;
   adjtimexRead(): TimexState;
   adjtimexWrite(w: TimexWrite): TimexState;

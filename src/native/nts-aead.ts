@@ -7,6 +7,11 @@
 import { binding } from './binding.js';
 
 export const SIV_KEY_BYTES = 32;
+
+/** The AES under SIV in this process: "aes-ni", "armv8-ce" or "openssl" (forced with CLOCKTOWER_AES=openssl). */
+export function aesBackend(): string {
+  return binding.aesBackend;
+}
 export const SIV_TAG_BYTES = 16;
 /** S2V takes at most 126 components of associated data (RFC 5297 §7). */
 const MAX_PARTS = 126;

@@ -41,6 +41,8 @@ export interface ToolsBinding {
     timeoutMs: number;
     batch: number;
     interleaved: boolean;
+    /** NTS: every request carries this cookie and is sealed under c2s; replies must open under s2c. */
+    nts?: { cookie: Uint8Array; c2s: Uint8Array; s2c: Uint8Array };
   }): Promise<LoadResult>;
 }
 

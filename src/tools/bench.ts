@@ -6,6 +6,8 @@ import net from 'node:net';
 
 import { tools, type LoadResult } from '../native/tools-binding.js';
 import { formatHostPort, parseHostPort } from '../daemon/hostport.js';
+import { fetchNtsSession } from '../daemon/nts-ke-client.js';
+import { NTS_KE_DEFAULT_PORT } from '../ntp/nts-ke.js';
 
 export interface BenchOptions {
   /** Requests in flight (closed loop), across all sockets. Default 64. */
@@ -20,6 +22,13 @@ export interface BenchOptions {
   allowRemote?: boolean;
   /** Ask in interleaved form (RFC 9769) from each socket's first replies on. */
   interleaved?: boolean;
+  /**
+   * NTS (RFC 8915): run NTS-KE with the target first (it names an NTS-KE
+   * server, port 4460 by default), then load the NTP server it names with
+   * requests carrying its first cookie, sealed under C2S; a reply counts only
+   * when it authenticates under S2C.
+   */
+  nts?: { ca?: string | Buffer; servername?: string };
 }
 
 export interface BenchReport {
@@ -44,11 +53,26 @@ export function isLoopback(address: string): boolean {
   return a === '::1' || a.startsWith('::ffff:127.');
 }
 
-export async function bench(target: string, o: BenchOptions = {}): Promise<BenchReport> {
-  const hp = parseHostPort(target, 123);
-  const address = net.isIP(hp.host) ? hp.host : (await lookup(hp.host)).address;
-  if (!isLoopback(address) && !o.allowRemote) {
+async function resolveTarget(host: string, allowRemote: boolean | undefined): Promise<string> {
+  const address = net.isIP(host) ? host : (await lookup(host)).address;
+  if (!isLoopback(address) && !allowRemote) {
     throw new Error(`refusing to load ${address}: not a loopback address (pass --allow-remote to load a host you own)`);
+  }
+  return address;
+}
+
+export async function bench(target: string, o: BenchOptions = {}): Promise<BenchReport> {
+  let hp = parseHostPort(target, o.nts ? NTS_KE_DEFAULT_PORT : 123);
+  let address = await resolveTarget(hp.host, o.allowRemote);
+  let nts: { cookie: Uint8Array; c2s: Uint8Array; s2c: Uint8Array } | undefined;
+  if (o.nts) {
+    if (o.interleaved) throw new RangeError('--nts and --interleaved cannot be combined');
+    const s = await fetchNtsSession({ host: address, port: hp.port, ca: o.nts.ca, servername: o.nts.servername ?? (net.isIP(hp.host) ? undefined : hp.host) });
+    const cookie = s.cookies[0];
+    if (!cookie || cookie.length > 1024) throw new Error(`NTS-KE with ${target} gave ${cookie ? `a ${cookie.length}-byte cookie` : 'no cookie'}`);
+    nts = { cookie, ...s.keys };
+    hp = { host: s.ntpServer, port: s.ntpPort };
+    address = await resolveTarget(s.ntpServer, o.allowRemote);
   }
   const durationMs = o.durationMs ?? 5000;
   if (!(durationMs > 0 && durationMs <= 3_600_000)) throw new RangeError('duration must be in (0, 3600] s');
@@ -69,6 +93,7 @@ export async function bench(target: string, o: BenchOptions = {}): Promise<Bench
     timeoutMs: o.timeoutMs ?? 200,
     batch: 32,
     interleaved: o.interleaved === true,
+    ...(nts ? { nts } : {}),
   });
   const seconds = r.elapsedNs / 1e9;
   return {

@@ -1,12 +1,14 @@
 // AEAD_AES_SIV_CMAC_256 through the addon: RFC 5297's own test vectors
-// (Appendix A), forgeries refused, and random cases against an independent
-// implementation (Python's cryptography, where installed).
+// (Appendix A), forgeries refused, random cases against an independent
+// implementation (Python's cryptography, where installed), and the CPU's AES
+// instructions against OpenSSL's AES (CLOCKTOWER_AES=openssl) on the same cases.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { sivOpen, sivOpenVector, sivSeal, sivSealVector } from '../../src/native/nts-aead.js';
+import { aesBackend, sivOpen, sivOpenVector, sivSeal, sivSealVector } from '../../src/native/nts-aead.js';
+import { nodeArgv } from '../helpers/node.js';
 import { testIf } from '../helpers/tools.js';
 
 const h = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -87,5 +89,28 @@ for c in json.load(sys.stdin):
   const theirs = execFileSync('python3', ['-c', py], { input }).toString().trim().split('\n');
   cases.forEach((c, i) => assert.is(sivSeal(c.k, c.nonce, c.ad, c.plain).toString('hex'), theirs[i], `case ${i}`));
 });
+
+testIf(aesBackend() !== 'openssl', `this process already uses OpenSSL's AES (${aesBackend()})`)(
+  "the CPU's AES instructions and OpenSSL's AES seal alike (random keys, texts and components, 0-100 bytes)",
+  () => {
+    const cases = Array.from({ length: 60 }, (_, i) => ({
+      key: randomBytes(32).toString('hex'),
+      parts: Array.from({ length: i % 4 }, () => randomBytes((i * 7) % 41).toString('hex')),
+      plain: randomBytes((i * 13) % 101).toString('hex'),
+    }));
+    const seal = (c: (typeof cases)[number]) =>
+      sivSealVector(
+        Buffer.from(c.key, 'hex'),
+        c.parts.map((p) => Buffer.from(p, 'hex')),
+        Buffer.from(c.plain, 'hex'),
+      ).toString('hex');
+    const [cmd, ...argv] = nodeArgv('test/native/fixtures/siv-cases.ts', [JSON.stringify(cases)]);
+    const child = JSON.parse(
+      execFileSync(cmd!, argv, { encoding: 'utf8', env: { ...process.env, CLOCKTOWER_AES: 'openssl' } }),
+    ) as { backend: string; out: string[] };
+    assert.is(child.backend, 'openssl');
+    assert.equal(cases.map(seal), child.out, `${aesBackend()} against openssl`);
+  },
+);
 
 test.run();
