@@ -9,6 +9,7 @@ import { Role, type LeaderRef, type MsgType } from '../election/wire.js';
 import { ipv4RefId, Leap } from '../ntp/packet.js';
 import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { SyncClient, type SyncAction, type SyncClientOptions } from '../sync/client.js';
+import type { NtsSessionResult } from '../sync/source.js';
 import type { SourceConfig } from '../sync/source.js';
 import type { Rng } from '../util/rng.js';
 import net from 'node:net';
@@ -27,6 +28,8 @@ export interface ClusterNodeConfig {
   leaderMaxPollLog2?: number;
   /** Ask the elected server in interleaved form (RFC 9769); default true: clocktower servers keep their TX stamps. */
   leaderInterleaved?: boolean;
+  /** Reach the elected server with NTS: its NTS-KE on this port, its certificate naming serverName (null: its address). */
+  leaderNts?: { port: number; serverName: string | null } | null;
   /** Servers beyond the cluster; synchronising to one makes this node outrank the others. */
   upstream?: SourceConfig[];
   /** The operator vouches for this node's clock: it is a reference at its local stratum. */
@@ -53,7 +56,9 @@ export type NodeEvent =
   | { kind: 'floor-refused'; offsetNs: bigint; floorNs: bigint }
   | { kind: 'synced'; synced: boolean; sourceId: string | null }
   /** A sample that passed the checks (before the clock filter): offset = source − cooked local time. */
-  | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number };
+  | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number }
+  /** NTS-KE for a source: a session (cookies) or why not. */
+  | { kind: 'nts'; sourceId: string; what: 'session' | 'ke-failed'; detail: string };
 
 /** What a shell hands the node (see ClusterNode.handle). Times: t1Ns/t4Ns node time, rxMonoNs monotonic. */
 export type NodeInput =
@@ -67,12 +72,16 @@ export type NodeInput =
   /** An NTP datagram on the client socket, received at t4Ns. Unknown senders are ignored and counted. */
   | { type: 'ntp-reply'; bytes: Uint8Array; from: Addr; t4Ns: bigint }
   /** A broadcast (mode 5) packet heard on an NTP listener, received at t4Ns. */
-  | { type: 'ntp-broadcast'; bytes: Uint8Array; from: Addr; t4Ns: bigint };
+  | { type: 'ntp-broadcast'; bytes: Uint8Array; from: Addr; t4Ns: bigint }
+  /** The answer to an 'nts-ke' action. */
+  | { type: 'nts-session'; sourceId: string; result: { session: NtsSessionResult } | { error: string } };
 
 export type NodeAction =
   | { type: 'send-cluster'; to: Addr | 'multicast'; bytes: Uint8Array; msgType: MsgType }
   /** Answered by an 'ntp-sent' input. */
   | { type: 'send-ntp'; sourceId: string; address: string; port: number; bytes: Uint8Array }
+  /** NTS-KE with address:port for sourceId; answered by an 'nts-session' input. */
+  | { type: 'nts-ke'; sourceId: string; address: string; port: number; serverName: string | null }
   | { type: 'clock'; cmd: ClockCommand }
   /** on: bind the NTP listeners, answered by a 'serve-result' input on a later turn. */
   | { type: 'serve'; on: boolean }
@@ -164,7 +173,7 @@ export class ClusterNode {
         this.sync.onSent(input.sourceId, input.t1Ns);
         return out;
       case 'ntp-reply': {
-        const s = this.sync.sources().find((x) => x.cfg.address === input.from.address && x.cfg.port === input.from.port);
+        const s = this.sync.sources().find((x) => x.target.address === input.from.address && x.target.port === input.from.port);
         if (!s) {
           // From no address we asked: an off-path spoofer or a late reply from a dropped source.
           this.strayReplies++;
@@ -173,6 +182,9 @@ export class ClusterNode {
         this.#sync(out, this.sync.onResponse(s.cfg.id, input.bytes, input.t4Ns, now.monoNs), now, rng);
         break;
       }
+      case 'nts-session':
+        this.#sync(out, this.sync.onNtsSession(input.sourceId, input.result, now.monoNs), now, rng);
+        break;
       case 'ntp-broadcast': {
         // A broadcast server is a source beyond the cluster, like an upstream;
         // the cluster's own leader is already polled directly, so its broadcasts are ignored.
@@ -242,6 +254,7 @@ export class ClusterNode {
       iburst: true,
       keyId: null,
       interleaved: this.#cfg.leaderInterleaved ?? true,
+      nts: this.#cfg.leaderNts ?? null,
     };
     this.#sync(out, this.sync.addSource(src, now.monoNs), now, rng);
   }
@@ -252,6 +265,9 @@ export class ClusterNode {
         case 'send':
           out.push({ type: 'send-ntp', sourceId: a.sourceId, address: a.address, port: a.port, bytes: a.bytes });
           break;
+        case 'nts-ke':
+          out.push(a);
+          break;
         case 'timer':
           break; // taken from nextWakeMonoNs() below: a removed source leaves no stale wake-up
         case 'clock':
@@ -259,7 +275,7 @@ export class ClusterNode {
           break;
         case 'event':
           if (a.event.kind === 'system-peer') this.#syncChanged(out, now, rng);
-          else if (a.event.kind === 'sample') out.push({ type: 'event', event: a.event });
+          else if (a.event.kind === 'sample' || a.event.kind === 'nts') out.push({ type: 'event', event: a.event });
           break;
       }
     }

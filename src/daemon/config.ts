@@ -29,6 +29,7 @@ import {
   want,
   type Table,
 } from './config-values.js';
+import { NTS_KE_DEFAULT_PORT } from '../ntp/nts-ke.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 
 export { parseDurationNs } from './config-values.js';
@@ -46,6 +47,26 @@ export interface UpstreamConfig {
   keyId: number | null;
   /** Ask in interleaved form (RFC 9769; chrony's xleave). */
   interleaved: boolean;
+  /** NTS (RFC 8915): run NTS-KE with the server on this port first, then authenticate every exchange; null: plain. */
+  ntsPort: number | null;
+}
+
+/** `[nts] cert_time_check_after`: when certificate dates start to count (the first-boot rule, docs/nts.md). */
+export type CertTimeCheck = 'start' | 'nts-sync';
+
+export interface NtsConfig {
+  /** The NTS-KE server's address while this node is the elected server. */
+  listen: HostPort;
+  /** PEM chain and key the NTS-KE server presents; null: this node does not serve NTS. */
+  certificate: string | null;
+  privateKey: string | null;
+  /** PEM CA certificates an NTS client trusts; null: the system's. */
+  ca: string | null;
+  /** The name the elected server's certificate must carry; null: its address. */
+  serverName: string | null;
+  certTimeCheckAfter: CertTimeCheck;
+  /** How often the cookie master key is replaced (two old ones are honoured). */
+  keyRotationNs: bigint;
 }
 
 export interface BroadcastConfig {
@@ -73,7 +94,11 @@ export interface Config {
     interleavedEntries: number;
     broadcast: BroadcastConfig | null;
     broadcastClient: boolean;
+    /** Reach the elected server with NTS (its NTS-KE on [nts] listen's port). */
+    nts: boolean;
   };
+  /** The [nts] table; null when absent. */
+  nts: NtsConfig | null;
   cluster: {
     listen: HostPort;
     peers: HostPort[];
@@ -133,7 +158,21 @@ socket = ${JSON.stringify(path.join(dir, 'clocktower.sock'))}
 
 const TABLES: Record<string, string[]> = {
   node: ['id', 'priority'],
-  ntp: ['listen', 'allow', 'deny', 'deny_action', 'rate_limit', 'keys', 'require_auth', 'broadcast', 'broadcast_client', 'threads', 'interleaved_entries'],
+  ntp: [
+    'listen',
+    'allow',
+    'deny',
+    'deny_action',
+    'rate_limit',
+    'keys',
+    'require_auth',
+    'broadcast',
+    'broadcast_client',
+    'threads',
+    'interleaved_entries',
+    'nts',
+  ],
+  nts: ['listen', 'certificate', 'private_key', 'ca', 'server_name', 'cert_time_check_after', 'key_rotation'],
   cluster: ['listen', 'peers', 'key_file', 'key_id', 'multicast', 'heartbeat', 'preempt', 'interleaved'],
   upstream: ['servers'],
   clock: ['mode', 'start', 'step_threshold', 'local_stratum', 'trusted', 'allow_backwards'],
@@ -170,6 +209,7 @@ export function parseConfig(text: string, file: string): Config {
   const control = t('control');
   const metrics = t('metrics');
   const log = t('log');
+  const ntsTable = doc['nts'] === undefined ? null : t('nts');
 
   const rate = ntp['rate_limit'];
   let rateLimit: Config['ntp']['rateLimit'] = null;
@@ -199,7 +239,7 @@ export function parseConfig(text: string, file: string): Config {
     .map((v, i) => {
       const key = `upstream.servers.${i + 1}`;
       if (typeof v === 'string') return upstreamEntry(r, key, { address: v });
-      return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key', 'interleaved']));
+      return upstreamEntry(r, key, r.table(v, key, ['address', 'minpoll', 'maxpoll', 'iburst', 'key', 'interleaved', 'nts', 'nts_port']));
     });
 
   const mode = r.get(clock, 'clock', 'mode', oneOf('virtual', 'system'), 'virtual');
@@ -239,7 +279,9 @@ export function parseConfig(text: string, file: string): Config {
       interleavedEntries: r.get(ntp, 'ntp', 'interleaved_entries', int(0, 1 << 20), 4096),
       broadcast,
       broadcastClient: r.get(ntp, 'ntp', 'broadcast_client', bool, false),
+      nts: r.get(ntp, 'ntp', 'nts', bool, false),
     },
+    nts: ntsTable === null ? null : ntsConfig(r, ntsTable, rel),
     cluster: {
       listen: listenCluster,
       peers: r.get(cluster, 'cluster', 'peers', list(ipPort(DEFAULT_CLUSTER_PORT)), []),
@@ -270,7 +312,25 @@ export function parseConfig(text: string, file: string): Config {
   if (cfg.ntp.listen.length === 0) r.fail('ntp.listen', 'needs at least one address: a node that cannot serve NTP cannot be elected');
   if (cfg.cluster.keyId !== null && cfg.cluster.keyFile === null) r.fail('cluster.key_id', 'needs key_file');
   if (Buffer.byteLength(cfg.control.socket) > 107) r.fail('control.socket', 'path longer than a Unix socket allows (107 bytes)');
+  if (cfg.ntp.nts && cfg.nts === null) r.fail('ntp.nts', 'needs an [nts] table (at least its listen port, where the elected server runs NTS-KE)');
   return cfg;
+}
+
+function ntsConfig(r: Reader, t: Table, rel: (p: string) => string): NtsConfig {
+  const file = (key: string) => ((p) => (p === null ? null : rel(p)))(r.get(t, 'nts', key, filePath, null as string | null));
+  const c: NtsConfig = {
+    listen: r.get(t, 'nts', 'listen', ipPort(NTS_KE_DEFAULT_PORT), { host: '0.0.0.0', port: NTS_KE_DEFAULT_PORT }),
+    certificate: file('certificate'),
+    privateKey: file('private_key'),
+    ca: file('ca'),
+    serverName: r.get(t, 'nts', 'server_name', str, null as string | null),
+    certTimeCheckAfter: r.get(t, 'nts', 'cert_time_check_after', oneOf('start', 'nts-sync'), 'start'),
+    keyRotationNs: BigInt(r.get(t, 'nts', 'key_rotation', duration(60e9, 365 * 86_400e9), 7 * 86_400e9)),
+  };
+  // The key that is there is named (it has a line); the message names the one missing.
+  if (c.certificate !== null && c.privateKey === null) r.fail('nts.certificate', 'needs private_key (the certificate’s key, PEM)');
+  if (c.certificate === null && c.privateKey !== null) r.fail('nts.private_key', 'needs certificate (the PEM chain NTS-KE presents)');
+  return c;
 }
 
 function upstreamEntry(r: Reader, key: string, t: Table): UpstreamConfig {
@@ -284,7 +344,9 @@ function upstreamEntry(r: Reader, key: string, t: Table): UpstreamConfig {
     iburst: r.get(t, key, 'iburst', bool, true),
     keyId: r.get(t, key, 'key', int(1, 2 ** 32 - 1), null as number | null),
     interleaved: r.get(t, key, 'interleaved', bool, false),
+    ntsPort: r.get(t, key, 'nts', bool, false) ? r.get(t, key, 'nts_port', int(1, 65535), NTS_KE_DEFAULT_PORT) : null,
   };
+  if (t['nts_port'] !== undefined && e.ntsPort === null) r.fail(`${key}.nts_port`, 'goes with nts = true');
   if (e.minPollLog2 > e.maxPollLog2) r.fail(`${key}.minpoll`, `minpoll ${e.minPollLog2} is above maxpoll ${e.maxPollLog2}`);
   return e;
 }
@@ -312,5 +374,10 @@ export function describeConfig(c: Config): string {
     `cluster on ${formatHostPort(c.cluster.listen)}, ${c.cluster.peers.length} peer(s)${c.cluster.multicast ? ', multicast' : ''}${c.cluster.keyFile ? ', keyed' : ''}`,
     `upstream ${c.upstream.servers.length ? c.upstream.servers.map((s) => formatHostPort({ host: s.host, port: s.port })).join(', ') : 'none'}`,
     `clock ${c.clock.mode}${c.clock.trusted ? ' (trusted)' : ''}, state in ${c.state.dir}, control ${c.control.socket}`,
+    ...(c.nts
+      ? [
+          `nts-ke on ${formatHostPort(c.nts.listen)}${c.nts.certificate ? '' : ' (no certificate: not served)'}${c.ntp.nts ? ', elected server reached with NTS' : ''}, certificate dates from ${c.nts.certTimeCheckAfter}`,
+        ]
+      : []),
   ].join('\n');
 }

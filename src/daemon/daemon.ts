@@ -33,6 +33,7 @@ import { logEvent } from './event-log.js';
 import { formatHostPort } from './hostport.js';
 import { clusterKey, loadKeys } from './keyfile.js';
 import { NtpListeners } from './listeners.js';
+import { NTS_AEAD, NtsService } from './nts-service.js';
 import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
@@ -59,6 +60,9 @@ export class Daemon {
   readonly #onEvent: ((e: NodeEvent) => void) | undefined;
   readonly #t0 = process.hrtime.bigint();
   readonly #listeners: NtpListeners;
+  readonly #nts: NtsService;
+  /** The clock was set from an NTS source once (saved): under the first-boot rule, certificate dates count from then. */
+  #ntsTimeSet: boolean;
   readonly #releaseLock: () => void;
   #ntpKeys: KeyRing;
   #cluster: UdpEndpoint | null = null;
@@ -114,6 +118,7 @@ export class Daemon {
     if (saved.problem) this.#log.warn(saved.problem);
     const floorNs = saved.state?.floorNs ?? 0n;
     const freqPpm = saved.state?.freqPpm ?? 0;
+    this.#ntsTimeSet = saved.state?.ntsTimeSet === true;
 
     const sys = realtimeNs();
     if (cfg.clock.mode === 'system') {
@@ -131,6 +136,7 @@ export class Daemon {
       broadcastClient: cfg.ntp.broadcastClient,
       threads: cfg.ntp.threads,
     });
+    this.#nts = new NtsService(cfg, this.#log, () => this.#configureServers());
     const bk = cfg.ntp.broadcast?.keyId;
     if (bk != null && !this.#ntpKeys.has(bk))
       throw new ConfigError(cfg.file ?? '(embedded)', 0, 'ntp.broadcast.key', `no key ${bk} in ${cfg.ntp.keys ?? 'ntp.keys (not set)'}`);
@@ -147,9 +153,10 @@ export class Daemon {
         floorNs,
         ...(key ? { key } : {}),
       },
-      sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20 },
+      sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20, aead: NTS_AEAD },
       upstream,
       leaderInterleaved: cfg.cluster.interleaved,
+      leaderNts: cfg.ntp.nts && cfg.nts ? { port: cfg.nts.listen.port, serverName: cfg.nts.serverName } : null,
       trusted: cfg.clock.trusted,
       allowBackwards: cfg.clock.allowBackwards,
       persistIntervalNs: cfg.state.saveIntervalNs,
@@ -272,7 +279,7 @@ export class Daemon {
   }
 
   #configureServers(): void {
-    this.#listeners.configure(this.cfg.ntp, this.#ntpKeys);
+    this.#listeners.configure(this.cfg.ntp, this.#ntpKeys, this.#nts.masterKeys);
     this.#pushState();
   }
 
@@ -359,7 +366,18 @@ export class Daemon {
             // Reported on the next turn: the node is not re-entered from its own action list.
             setImmediate(() => this.#input({ type: 'serve-result', ok }));
           }
+          void this.#nts.serve(a.on);
           break;
+        case 'nts-ke': {
+          // The first-boot rule: certificate dates do not count until the clock has been set from NTS once.
+          const ignoreDates = this.cfg.nts?.certTimeCheckAfter === 'nts-sync' && !this.#ntsTimeSet;
+          const { sourceId } = a;
+          this.#nts.fetch(a.address, a.port, a.serverName, ignoreDates).then(
+            (session) => this.#input({ type: 'nts-session', sourceId, result: { session } }),
+            (e: unknown) => this.#input({ type: 'nts-session', sourceId, result: { error: (e as Error).message } }),
+          );
+          break;
+        }
         case 'server-state':
           this.#state = a.state;
           dirty = true;
@@ -369,7 +387,7 @@ export class Daemon {
           break;
         case 'persist':
           try {
-            writeState(this.cfg.state.dir, { floorNs: a.floorNs, freqPpm: a.freqPpm });
+            writeState(this.cfg.state.dir, { floorNs: a.floorNs, freqPpm: a.freqPpm, ntsTimeSet: this.#ntsTimeSet });
           } catch (e) {
             this.#log.warn('cannot save state', { dir: this.cfg.state.dir, error: errorCode(e) });
           }
@@ -385,11 +403,24 @@ export class Daemon {
             },
           });
           this.#onEvent?.(a.event);
+          if (a.event.kind === 'synced' && a.event.synced) this.#noteNtsSync(a.event.sourceId);
           if (a.event.kind === 'role' || a.event.kind === 'leader' || a.event.kind === 'synced') setImmediate(() => this.#notifyStatus());
           break;
       }
     }
     if (dirty) this.#pushState();
+  }
+
+  /** Synchronised to an NTS source for the first time: from now on certificate dates count (saved at once). */
+  #noteNtsSync(sourceId: string | null): void {
+    if (this.#ntsTimeSet || sourceId === null || !this.node.sync.source(sourceId)?.nts) return;
+    this.#ntsTimeSet = true;
+    try {
+      writeState(this.cfg.state.dir, { floorNs: this.node.floorNs, freqPpm: this.node.sync.discipline.freqPpm, ntsTimeSet: true });
+    } catch (e) {
+      this.#log.warn('cannot save state', { dir: this.cfg.state.dir, error: errorCode(e) });
+    }
+    if (this.cfg.nts?.certTimeCheckAfter === 'nts-sync') this.#log.info('nts: the clock was set from an NTS source; certificate dates count from now on');
   }
 
   #arm(atMonoNs: bigint): void {
@@ -463,7 +494,7 @@ export class Daemon {
       sysNs: realtimeNs(),
       monoNs: this.#monoNs(),
       ownAddress: this.#ownAddress(),
-      ntp: { listen: this.#listeners.describe(), counters: this.#listeners.counters() },
+      ntp: { listen: this.#listeners.describe(), counters: this.#listeners.counters(), nts: this.#nts.status() },
       broadcastsSent: this.#broadcastsSent,
     });
   }
@@ -521,6 +552,7 @@ export class Daemon {
     this.#cluster?.close();
     this.#clusterGroup?.close();
     this.#client.close();
+    await this.#nts.close();
     await this.#listeners.close();
     await Promise.all([this.#control, this.#metrics].map((s) => (s ? new Promise((r) => s.close(r)) : null)));
     try {

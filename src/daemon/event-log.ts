@@ -72,5 +72,9 @@ export function logEvent(log: Logger, e: NodeEvent, ctx: EventContext): void {
     case 'synced':
       log.info(e.synced ? 'synchronised' : 'lost synchronisation', { source: source(e.sourceId) });
       break;
+    case 'nts':
+      if (e.what === 'session') log.info('nts-ke: session', { source: source(e.sourceId), detail: e.detail });
+      else log.warn('nts-ke failed', { source: source(e.sourceId), error: e.detail });
+      break;
   }
 }

@@ -5,6 +5,7 @@ import net from 'node:net';
 
 import type { ClockModel } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
+import type { MasterKey } from '../ntp/nts.js';
 import type { ServerState } from '../ntp/wire.js';
 import { NtpServer, SERVER_COUNTERS } from '../native/server.js';
 import { ServerThreads } from '../native/server-threads.js';
@@ -113,13 +114,14 @@ export class NtpListeners {
     return true;
   }
 
-  /** Access rules, rate limit and keys, on every bound server (again after each bind). */
-  configure(ntp: Config['ntp'], keys: KeyRing): void {
+  /** Access rules, rate limit, keys and NTS master keys, on every bound server (again after each bind). */
+  configure(ntp: Config['ntp'], keys: KeyRing, ntsKeys: readonly MasterKey[]): void {
     for (const target of this.#targets()) {
       target.setAccess({ allow: ntp.allow, deny: ntp.deny, denyAction: ntp.denyAction });
       target.setRateLimit(ntp.rateLimit);
       target.setKeys(keys, { requireAuth: ntp.requireAuth });
       target.setInterleaved(ntp.interleavedEntries);
+      target.setNtsKeys(ntsKeys);
     }
   }
 

@@ -1,6 +1,7 @@
 // The NTS-KE client's shell (RFC 8915 §4): TLS 1.3 with ALPN ntske/1, the
 // request and the server's answer through the pure records core
 // (src/ntp/nts-ke.ts), and the C2S/S2C keys from the TLS exporter (§5.1).
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -25,6 +26,13 @@ export interface NtsKeOptions {
   /** The name the certificate must carry (default: host). */
   servername?: string;
   timeoutMs?: number;
+  /**
+   * The first-boot rule (docs/nts.md): a clock that was never set (a board
+   * without an RTC at its factory date) cannot judge certificate dates, so
+   * a certificate that is only not yet valid or expired is accepted when its
+   * chain to a trusted CA and its name check out. Off by default.
+   */
+  ignoreCertDates?: boolean;
 }
 
 export interface NtsSession {
@@ -51,6 +59,8 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
       ca: o.ca,
       ALPNProtocols: [NTS_KE_ALPN],
       minVersion: 'TLSv1.3', // §3: TLS 1.2 or older is not allowed
+      // With the first-boot rule OpenSSL's verdict is read below instead of enforced here.
+      rejectUnauthorized: !o.ignoreCertDates,
     });
     const fail = (why: string, cause?: unknown) => {
       if (settled) return;
@@ -61,6 +71,10 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
     socket.setTimeout(o.timeoutMs ?? 5000, () => fail('timed out'));
     socket.on('error', (e) => fail((e as NodeJS.ErrnoException).code ?? e.message, e));
     socket.on('secureConnect', () => {
+      if (!socket.authorized) {
+        const why = datesOnlyProblem(socket, o);
+        if (why) return fail(`certificate not trusted: ${why}`);
+      }
       if (socket.alpnProtocol !== NTS_KE_ALPN) return fail(`the server did not agree to ${NTS_KE_ALPN} (ALPN: ${socket.alpnProtocol || 'none'})`);
       socket.write(buildKeRequest());
     });
@@ -83,6 +97,51 @@ export function fetchNtsSession(o: NtsKeOptions): Promise<NtsSession> {
     });
     socket.on('end', () => fail('the server closed the connection before End of Message'));
   });
+}
+
+const DATE_ERRORS = new Set(['CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED']);
+
+/**
+ * Under the first-boot rule: null when the only fault OpenSSL found is a date
+ * and the chain verifies without dates (each certificate issued and signed
+ * by the next, the next a CA, the chain ending at a trusted CA) and the
+ * name matches; else what is wrong. OpenSSL stops judging the rest once it
+ * reports a date, so all of it is checked again here.
+ */
+function datesOnlyProblem(socket: tls.TLSSocket, o: NtsKeOptions): string | null {
+  const err = String(socket.authorizationError ?? 'unknown');
+  if (!o.ignoreCertDates || !DATE_ERRORS.has(err)) return err;
+  const chain: X509Certificate[] = [];
+  let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (c?.raw && chain.length < 10) {
+    const x = new X509Certificate(c.raw);
+    if (chain.length && chain.at(-1)!.fingerprint256 === x.fingerprint256) break; // a root names itself
+    chain.push(x);
+    c = c.issuerCertificate;
+  }
+  if (!chain.length) return `${err}, and no certificate to check`;
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const [child, parent] = [chain[i]!, chain[i + 1]!];
+    if (!parent.ca || !child.checkIssued(parent) || !child.verify(parent.publicKey)) return `${err}, and ${child.subject} is not signed by ${parent.subject}`;
+  }
+  const trusted = trustedCas(o.ca);
+  const top = chain.at(-1)!;
+  const anchored = trusted.some(
+    (t) =>
+      t.fingerprint256 === top.fingerprint256 ||
+      chain.some((x) => x.fingerprint256 === t.fingerprint256) ||
+      (t.ca && top.checkIssued(t) && top.verify(t.publicKey)),
+  );
+  if (!anchored) return `${err}, and the chain does not end at a trusted CA`;
+  const name = o.servername ?? o.host;
+  const id = tls.checkServerIdentity(name, socket.getPeerCertificate());
+  return id ? `${err}, and ${id.message}` : null;
+}
+
+/** The CAs a client trusts: those given (PEM, any number), else Node's bundled roots. */
+function trustedCas(ca: string | Buffer | undefined): X509Certificate[] {
+  const pems = ca === undefined ? [...tls.rootCertificates] : (String(ca).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []);
+  return pems.map((p) => new X509Certificate(p));
 }
 
 /** The C2S and S2C keys of an NTS-KE session, from the TLS exporter (RFC 8915 §5.1); client and server alike. */

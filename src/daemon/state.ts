@@ -11,6 +11,8 @@ import { ClocktowerError } from '../util/errors.js';
 export interface SavedState {
   floorNs: bigint;
   freqPpm: number;
+  /** The clock has been set from an NTS source once: certificate dates count from now on ([nts] cert_time_check_after = "nts-sync"). */
+  ntsTimeSet?: boolean;
 }
 
 export const STATE_FILE = 'state.json';
@@ -32,22 +34,28 @@ export function readState(dir: string): { state: SavedState | null; problem: str
 /** A state file's text -> the state, or null and why (never throws: a corrupt file is reported, not fatal). */
 export function parseState(text: string, file: string): { state: SavedState | null; problem: string | null } {
   try {
-    const j = JSON.parse(text) as { version?: unknown; floor_ns?: unknown; freq_ppm?: unknown } | null;
+    const j = JSON.parse(text) as { version?: unknown; floor_ns?: unknown; freq_ppm?: unknown; nts_time_set?: unknown } | null;
     if (j === null || typeof j !== 'object') throw new Error('not a JSON object');
     if (j.version !== 1) throw new Error(`version ${JSON.stringify(j.version)} is not 1`);
     if (typeof j.floor_ns !== 'string' || !/^\d{1,20}$/.test(j.floor_ns)) throw new Error('floor_ns is not a decimal string');
     if (typeof j.freq_ppm !== 'number' || !Number.isFinite(j.freq_ppm) || Math.abs(j.freq_ppm) > 500) throw new Error('freq_ppm is not a number within ±500');
-    return { state: { floorNs: BigInt(j.floor_ns), freqPpm: j.freq_ppm }, problem: null };
+    if (j.nts_time_set !== undefined && typeof j.nts_time_set !== 'boolean') throw new Error('nts_time_set is not true or false');
+    return { state: { floorNs: BigInt(j.floor_ns), freqPpm: j.freq_ppm, ...(j.nts_time_set ? { ntsTimeSet: true } : {}) }, problem: null };
   } catch (e) {
     return { state: null, problem: `${file}: ignored, not a valid state file (${(e as Error).message})` };
   }
 }
 
 export function writeState(dir: string, s: SavedState): void {
-  const file = path.join(dir, STATE_FILE);
+  const o: Record<string, unknown> = { version: 1, floor_ns: s.floorNs.toString(), freq_ppm: Math.round(s.freqPpm * 1e6) / 1e6 };
+  if (s.ntsTimeSet) o['nts_time_set'] = true;
+  writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(o) + '\n', 0o644);
+}
+
+/** Writes `file` so that a power cut leaves the old text or the new, never half: temp file, fsync, rename, fsync of the directory. */
+export function writeFileAtomic(file: string, text: string, mode: number): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const text = JSON.stringify({ version: 1, floor_ns: s.floorNs.toString(), freq_ppm: Math.round(s.freqPpm * 1e6) / 1e6 }) + '\n';
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
@@ -55,7 +63,7 @@ export function writeState(dir: string, s: SavedState): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
-  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const dfd = openSync(path.dirname(file), constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     fsyncSync(dfd);
   } finally {

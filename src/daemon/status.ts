@@ -11,6 +11,7 @@ import { formatRefId } from '../ntp/packet.js';
 import type { ServerState } from '../ntp/wire.js';
 import type { Config } from './config.js';
 import { formatHostPort } from './hostport.js';
+import type { NtsStatus } from './nts-service.js';
 
 export type RoleName = 'none' | 'client' | 'server';
 
@@ -35,6 +36,8 @@ export interface SourceStatus {
   interleaved: number;
   /** Rejected responses by reason (test1-duplicate, test2-bogus, test5-auth, kiss, ...). */
   rejects: Record<string, number>;
+  /** NTS sources (RFC 8915): cookies held, NTS-KE runs and failures, NAKs, answers that did not authenticate; null without NTS. */
+  nts: { cookies: number; ke_runs: number; ke_failures: number; naks: number; unauthenticated: number; last_error: string | null } | null;
 }
 
 export interface PeerStatus {
@@ -78,6 +81,8 @@ export interface Status {
     broadcast_client: { accepted: number; rejected: number } | null;
     /** Replies on the client socket from an address that is none of the sources (dropped). */
     stray_replies: number;
+    /** NTS: the NTS-KE server (while elected), master keys, and the KE runs of NTS sources. */
+    nts: NtsStatus;
   };
   election: { counters: Record<string, number> };
   /** Resource use, to see that a long run stays flat: resident memory, JS heap in use, open descriptors. */
@@ -125,7 +130,7 @@ export interface StatusParts {
   monoNs: bigint;
   /** The address peers reach this node at. */
   ownAddress: string;
-  ntp: Pick<Status['ntp'], 'listen' | 'counters'>;
+  ntp: Pick<Status['ntp'], 'listen' | 'counters' | 'nts'>;
   broadcastsSent: number;
 }
 
@@ -137,7 +142,7 @@ export function assembleStatus(p: StatusParts): Status {
   const peer = node.sync.systemPeer;
   const sources: SourceStatus[] = node.sync.sources().map((s) => ({
     id: s.cfg.id === LEADER_SOURCE ? (leader?.id ?? s.cfg.id) : s.cfg.id,
-    address: formatHostPort({ host: s.cfg.address, port: s.cfg.port }),
+    address: formatHostPort({ host: s.target.address, port: s.target.port }),
     selected: s.cfg.id === peer,
     reach: s.reach,
     poll_log2: s.pollLog2,
@@ -151,6 +156,16 @@ export function assembleStatus(p: StatusParts): Status {
     rejected: s.counters.rejected,
     interleaved: s.counters.interleaved,
     rejects: { ...s.rejects },
+    nts: s.nts
+      ? {
+          cookies: s.nts.session?.cookies.length ?? 0,
+          ke_runs: s.nts.counters.keRuns,
+          ke_failures: s.nts.counters.keFailures,
+          naks: s.nts.counters.naks,
+          unauthenticated: s.nts.counters.unauthenticated,
+          last_error: s.nts.lastError,
+        }
+      : null,
   }));
   return {
     id: cfg.node.id,

@@ -31,6 +31,8 @@ export async function resolveUpstreams(cfg: Config, log: Logger): Promise<Source
       iburst: u.iburst,
       keyId: u.keyId,
       interleaved: u.interleaved,
+      // NTS-KE goes to the name as written: the certificate names the server, not its address.
+      nts: u.ntsPort === null ? null : { port: u.ntsPort, serverName: net.isIP(u.host.split('%')[0]!) === 0 ? u.host : null },
     });
   }
   return out;

@@ -5,22 +5,26 @@
 // stratum, root delay/dispersion, refid, reference time, leap).
 import type { ClockCommand } from '../clock/driver.js';
 import type { KeyRing } from '../ntp/auth.js';
+import type { Aead } from '../ntp/nts.js';
 import { Leap } from '../ntp/packet.js';
 import { MAX_STRATUM, processBroadcast, type ResponseReject, type ServerState } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { Discipline, type DisciplineOptions } from './discipline.js';
 import { selectSources, type Candidate } from './select.js';
-import { Source, type SourceConfig } from './source.js';
+import { Source, type NtsSessionResult, type SourceConfig } from './source.js';
 
 export type SyncEvent =
   | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number }
   | { kind: 'reject'; sourceId: string; reason: ResponseReject['reason']; detail?: string }
   | { kind: 'demobilize'; sourceId: string; why: string }
   | { kind: 'step'; offsetNs: bigint }
-  | { kind: 'system-peer'; sourceId: string | null };
+  | { kind: 'system-peer'; sourceId: string | null }
+  | { kind: 'nts'; sourceId: string; what: 'session' | 'ke-failed'; detail: string };
 
 export type SyncAction =
   | { type: 'send'; sourceId: string; address: string; port: number; bytes: Uint8Array }
+  /** NTS: run NTS-KE with address:port (its certificate must name serverName, or the address); answer with onNtsSession. */
+  | { type: 'nts-ke'; sourceId: string; address: string; port: number; serverName: string | null }
   | { type: 'clock'; cmd: ClockCommand }
   | { type: 'timer'; atMonoNs: bigint }
   | { type: 'event'; event: SyncEvent };
@@ -31,6 +35,8 @@ export interface SyncClientOptions extends DisciplineOptions {
   localPrecisionLog2?: number;
   /** refid to advertise when a source is an IPv6 host or not an address (default: from the address). */
   refIdOf?: (address: string) => number;
+  /** AEAD_AES_SIV_CMAC_256 for NTS sources (the addon's in the daemon). */
+  aead?: Aead;
 }
 
 /** ntpd's poll-adjust rule (RFC 5905 §11.3): counts toward a longer or shorter poll. */
@@ -59,6 +65,7 @@ export class SyncClient {
   readonly #keys: KeyRing;
   readonly #precision: number;
   readonly #refIdOf: (address: string) => number;
+  readonly #aead: Aead | undefined;
   #systemPeer: string | null = null;
   #system: ServerState | null = null;
   #pollCounter = 0;
@@ -73,6 +80,7 @@ export class SyncClient {
     this.#keys = o.keys ?? new Map();
     this.#precision = o.localPrecisionLog2 ?? -20;
     this.#refIdOf = o.refIdOf ?? (() => 0);
+    this.#aead = o.aead;
   }
 
   get discipline(): Discipline {
@@ -93,6 +101,7 @@ export class SyncClient {
 
   addSource(cfg: SourceConfig, monoNs: bigint): SyncAction[] {
     if (this.#sources.has(cfg.id)) throw new Error(`source ${cfg.id} exists`);
+    if (cfg.nts && !this.#aead) throw new Error(`source ${cfg.id}: NTS needs an AEAD (SyncClientOptions.aead)`);
     this.#sources.set(cfg.id, new Source(cfg, monoNs));
     return [{ type: 'timer', atMonoNs: monoNs }];
   }
@@ -108,8 +117,10 @@ export class SyncClient {
     const actions: SyncAction[] = [];
     for (const s of this.#sources.values()) {
       const was = s.demobilized;
-      const bytes = s.poll(monoNs, rng, this.#keys);
-      if (bytes) actions.push({ type: 'send', sourceId: s.cfg.id, address: s.cfg.address, port: s.cfg.port, bytes });
+      if (s.takeKe(monoNs))
+        actions.push({ type: 'nts-ke', sourceId: s.cfg.id, address: s.cfg.address, port: s.cfg.nts!.port, serverName: s.cfg.nts!.serverName });
+      const bytes = s.poll(monoNs, rng, this.#keys, this.#aead);
+      if (bytes) actions.push({ type: 'send', sourceId: s.cfg.id, address: s.target.address, port: s.target.port, bytes });
       if (!was && s.demobilized) {
         actions.push({ type: 'event', event: { kind: 'demobilize', sourceId: s.cfg.id, why: s.demobilized } });
         if (this.#systemPeer === s.cfg.id) actions.push(...this.#reselect(null));
@@ -129,7 +140,7 @@ export class SyncClient {
   nextWakeMonoNs(): bigint | null {
     let next: bigint | null = null;
     for (const s of this.#sources.values()) {
-      if (!s.demobilized && (next === null || s.nextPollMonoNs < next)) next = s.nextPollMonoNs;
+      if (!s.demobilized && (next === null || s.nextWakeMonoNs < next)) next = s.nextWakeMonoNs;
     }
     return next;
   }
@@ -143,7 +154,19 @@ export class SyncClient {
   onResponse(sourceId: string, bytes: Uint8Array, t4Ns: bigint, monoNs: bigint): SyncAction[] {
     const s = this.#sources.get(sourceId);
     if (!s || this.#leapGuard(t4Ns)) return [];
-    return this.#received(s, s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys), t4Ns);
+    return this.#received(s, s.receive(bytes, t4Ns, monoNs, this.#precision, this.#keys, this.#aead), t4Ns);
+  }
+
+  /** The shell's answer to an 'nts-ke' action. */
+  onNtsSession(sourceId: string, r: { session: NtsSessionResult } | { error: string }, monoNs: bigint): SyncAction[] {
+    const s = this.#sources.get(sourceId);
+    if (!s?.nts) return [];
+    s.ntsSession(r, monoNs);
+    const detail = 'error' in r ? r.error : `${r.session.cookies.length} cookies, NTP at ${r.session.ntpAddress}:${r.session.ntpPort}`;
+    const actions: SyncAction[] = [{ type: 'event', event: { kind: 'nts', sourceId, what: 'error' in r ? 'ke-failed' : 'session', detail } }];
+    const next = this.nextWakeMonoNs();
+    if (next !== null) actions.push({ type: 'timer', atMonoNs: next });
+    return actions;
   }
 
   /** A leap second is pending and nowNs is close to a UTC midnight: measurements are dropped (LEAP_GUARD_NS). */

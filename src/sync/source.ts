@@ -3,6 +3,8 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
+import { MAX_COOKIES, openResponse, sealRequest, type Aead, type NtsKeys, type NtsPending } from '../ntp/nts.js';
+import { decodePacket } from '../ntp/packet.js';
 import {
   buildRequest,
   exchangeOf,
@@ -40,6 +42,37 @@ export interface SourceConfig {
    * transmit time. Replies in basic form are used as ever.
    */
   interleaved?: boolean;
+  /**
+   * NTS (RFC 8915): before its first request, and whenever it runs out of
+   * cookies or is NAKed, the source asks the shell for an NTS-KE session
+   * with the server at `port` (an 'nts-ke' action); every request then
+   * carries a cookie and only answers that authenticate count.
+   */
+  nts?: { port: number; serverName: string | null } | null;
+}
+
+/** What an NTS-KE run gave the shell, handed back to the source. */
+export interface NtsSessionResult {
+  keys: NtsKeys;
+  cookies: Uint8Array[];
+  /** The NTP server and port NTS-KE named (§4.1.7, §4.1.8). */
+  ntpAddress: string;
+  ntpPort: number;
+}
+
+/** NTS-KE retries after a failure: 2 s, doubling, at most 2^maxpoll s (a server that is down is not hammered). */
+export const NTS_KE_RETRY_NS = 2_000_000_000n;
+
+/** A source's NTS state. */
+class NtsState {
+  session: NtsSessionResult | null = null;
+  pending: NtsPending | null = null;
+  /** An NTS-KE run is under way in the shell. */
+  running = false;
+  failures = 0;
+  nextKeMonoNs = 0n;
+  readonly counters = { keRuns: 0, keFailures: 0, naks: 0, unauthenticated: 0 };
+  lastError: string | null = null;
 }
 
 /** Unanswered requests after which interleaved form stops until a reply comes (chrony: 4): the server's stamp would be old. */
@@ -54,7 +87,11 @@ export const RESPONSE_TIMEOUT_NS = 4_000_000_000n;
 export const MIN_DELAY_FLOOR_NS = 1e6;
 
 export class Source {
-  readonly cfg: Required<Omit<SourceConfig, 'keyId'>> & { keyId: number | null };
+  readonly cfg: Required<Omit<SourceConfig, 'keyId' | 'nts'>> & { keyId: number | null; nts: { port: number; serverName: string | null } | null };
+  /** Where requests go and answers come from: the configured server, or the one NTS-KE named. */
+  target: { address: string; port: number };
+  /** NTS state; null for a source without NTS. */
+  readonly nts: NtsState | null;
   pollLog2: number;
   /** RFC 5905 §9.2 reach: one bit per poll, 1 when answered. */
   reach = 0;
@@ -93,7 +130,10 @@ export class Source {
       version: cfg.version ?? 4,
       broadcast: cfg.broadcast ?? false,
       interleaved: cfg.interleaved ?? false,
+      nts: cfg.nts ?? null,
     };
+    this.target = { address: cfg.address, port: cfg.port };
+    this.nts = this.cfg.nts ? new NtsState() : null;
     if (this.cfg.minPollLog2 > this.cfg.maxPollLog2) throw new RangeError(`source ${cfg.id}: minpoll > maxpoll`);
     this.pollLog2 = this.cfg.minPollLog2;
     this.pollFloorLog2 = this.cfg.minPollLog2;
@@ -110,9 +150,55 @@ export class Source {
     return this.broadcastDelayNs !== null;
   }
 
+  /** NTS: whether the shell should run NTS-KE for this source now (and it is marked as running). */
+  takeKe(monoNs: bigint): boolean {
+    const n = this.nts;
+    if (!n || this.demobilized || n.running || (n.session && n.session.cookies.length > 0) || monoNs < n.nextKeMonoNs) return false;
+    n.running = true;
+    n.counters.keRuns++;
+    return true;
+  }
+
+  /** NTS: the shell's NTS-KE run ended (a session, or why not); a session makes the next poll due now. */
+  ntsSession(r: { session: NtsSessionResult } | { error: string }, monoNs: bigint): void {
+    const n = this.nts;
+    if (!n) return;
+    n.running = false;
+    if ('error' in r) {
+      // A poll that got no time: the reach register says so (RFC 5905 §13), so a server whose NTS-KE is down
+      // stops being selectable.
+      this.reach = (this.reach << 1) & 0xff;
+      n.failures++;
+      n.counters.keFailures++;
+      n.lastError = r.error;
+      const capNs = BigInt(2 ** this.cfg.maxPollLog2 * 1e9);
+      const waitNs = NTS_KE_RETRY_NS << BigInt(Math.min(n.failures - 1, 20));
+      n.nextKeMonoNs = monoNs + (waitNs < capNs ? waitNs : capNs);
+      return;
+    }
+    n.failures = 0;
+    n.lastError = null;
+    n.session = { ...r.session, cookies: r.session.cookies.slice(0, MAX_COOKIES) };
+    this.target = { address: r.session.ntpAddress, port: r.session.ntpPort };
+    if (this.nextPollMonoNs > monoNs) this.nextPollMonoNs = monoNs;
+  }
+
+  /** When this source next needs the shell or the timer: its poll, or its NTS-KE retry. */
+  get nextWakeMonoNs(): bigint {
+    const n = this.nts;
+    if (n && !(n.session && n.session.cookies.length > 0)) {
+      // Without cookies nothing is sent: wake for the next NTS-KE run, or, while one runs, only as a watchdog
+      // (its end wakes the client).
+      return n.running ? this.nextPollMonoNs + BigInt(2 ** this.cfg.maxPollLog2 * 1e9) : n.nextKeMonoNs;
+    }
+    return this.nextPollMonoNs;
+  }
+
   /** Builds the next request if one is due. The caller sends it and reports t1 with sent(). */
-  poll(monoNs: bigint, rng: Rng, keys: KeyRing): Uint8Array | null {
+  poll(monoNs: bigint, rng: Rng, keys: KeyRing, aead?: Aead): Uint8Array | null {
     if (this.demobilized || monoNs < this.nextPollMonoNs) return null;
+    // NTS without a cookie: nothing to send until NTS-KE gives some (takeKe asks the shell).
+    if (this.nts && !(this.nts.session && this.nts.session.cookies.length > 0)) return null;
     if (this.listening) {
       // A broadcast interval went by unheard; after eight the server is gone
       // and the association ends, as ntpd's ephemeral broadcast ones do.
@@ -136,6 +222,20 @@ export class Source {
       ...(key ? { key } : {}),
       after: this.cfg.interleaved && this.cfg.version === 4 ? this.#prev : null,
     });
+    let bytes = req.bytes;
+    if (this.nts) {
+      if (!aead) throw new Error(`source ${this.cfg.id}: NTS needs an AEAD (SyncClientOptions.aead)`);
+      const session = this.nts.session!;
+      const cookie = session.cookies.shift()!;
+      const d = decodePacket(bytes);
+      if (!d.ok) throw new Error('buildRequest made a packet that does not decode');
+      // Ask for enough cookies to hold eight again (§5.7).
+      const placeholders = MAX_COOKIES - 1 - session.cookies.length;
+      const random = (n: number) => Uint8Array.from({ length: n }, () => rng.u32() & 0xff);
+      const sealed = sealRequest(d.packet, { keys: session.keys, cookie, placeholders, aead, random });
+      bytes = sealed.bytes;
+      this.nts.pending = sealed.pending;
+    }
     this.outstanding = {
       interleaved: req.interleaved,
       transmitTs: req.transmitTs,
@@ -148,7 +248,7 @@ export class Source {
     };
     this.counters.sent++;
     this.#schedule(monoNs, rng);
-    return req.bytes;
+    return bytes;
   }
 
   /** Records when the request left (node time); a later kernel TX stamp may refine it. */
@@ -171,8 +271,36 @@ export class Source {
     this.nextPollMonoNs = monoNs + BigInt(Math.round(base * (0.9 + 0.2 * rng.float())));
   }
 
-  /** Checks a response (RFC 5905 §8) and feeds an accepted sample to the filter. */
-  receive(bytes: Uint8Array, t4Ns: bigint, monoNs: bigint, localPrecisionLog2: number, keys: KeyRing): { result: ResponseResult; output: FilterOutput | null } {
+  /** Checks a response (RFC 5905 §8; NTS, RFC 8915 §5.7) and feeds an accepted sample to the filter. */
+  receive(
+    bytes: Uint8Array,
+    t4Ns: bigint,
+    monoNs: bigint,
+    localPrecisionLog2: number,
+    keys: KeyRing,
+    aead?: Aead,
+  ): { result: ResponseResult; output: FilterOutput | null } {
+    if (this.nts) {
+      const n = this.nts;
+      const a = n.pending && aead ? openResponse(bytes, n.pending, aead) : null;
+      if (!a || !a.ok) {
+        const why = a ? a.reason : 'no NTS request outstanding';
+        if (why === 'nak') {
+          // §5.7: the server refused our cookie (new master keys, a restart): new keys from NTS-KE.
+          n.counters.naks++;
+          n.session = null;
+          n.pending = null;
+          n.nextKeMonoNs = monoNs;
+        } else {
+          n.counters.unauthenticated++;
+        }
+        const result: ResponseResult = { ok: false, reason: 'test5-auth', detail: `NTS: ${why}` };
+        this.#reject(result.reason);
+        return { result, output: null };
+      }
+      n.pending = null;
+      n.session?.cookies.push(...a.cookies.slice(0, MAX_COOKIES - n.session.cookies.length));
+    }
     const out = this.outstanding;
     const usable = out && out.t1Known && monoNs - out.sentMonoNs <= RESPONSE_TIMEOUT_NS ? out : null;
     const result = processResponse(bytes, {

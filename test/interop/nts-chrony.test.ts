@@ -3,24 +3,25 @@
 // gets its cookies and exports the keys; our NTS request (src/ntp/nts.ts,
 // the native AEAD) is answered, authenticated and carries fresh cookies; a
 // cookie chrony cannot open, or a request sealed with the wrong key, gets an
-// NTS NAK. Then chronyd as the client: KE with our server, NTS requests that
-// authenticate with our cookies, answered through our core, and selected.
+// NTS NAK. Then with the daemon: chronyd as an NTS client of the daemon (its
+// NTS-KE, its native server answering NTS; chronyc shows NTS with cookies and
+// ^*), and the daemon as an NTS client of chronyd (an upstream with nts = true).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { fetchNtsSession, type NtsSession } from '../../src/daemon/nts-ke-client.js';
-import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-server.js';
 import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
-import { checkRequest, CookieJar, openResponse, sealRequest, sealResponse, type NtsAnswer } from '../../src/ntp/nts.js';
-import { decodePacket, emptyPacket, Mode } from '../../src/ntp/packet.js';
-import { unixNsToNtp64 } from '../../src/ntp/time.js';
+import { openResponse, sealRequest, type NtsAnswer } from '../../src/ntp/nts.js';
+import { emptyPacket, Mode } from '../../src/ntp/packet.js';
 import { selfSignedCert } from '../helpers/certs.js';
 import { freePort, startChronyd, type Chronyd } from '../helpers/chrony.js';
+import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
 import { need, testIf } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -135,58 +136,100 @@ t('a certificate the client does not trust: a clear error naming the server and 
   assert.match(err!.message, /SELF_SIGNED/);
 });
 
-t('chronyd as the client: NTS-KE with our server, our cookies and keys in its NTS requests, and it selects our NTS-answered time', async () => {
+/** A single clocktower daemon on loopback (trusted clock or an upstream), its files in `dir`. */
+function daemon(dir: string, o: { ntpPort: number; extra: string }): DaemonProc {
+  return DaemonProc.write(dir, {
+    id: 'ct',
+    priority: 0,
+    address: '127.0.0.1',
+    ntpPort: o.ntpPort,
+    clusterPort: freePort(),
+    peers: [],
+    start: null,
+    extra: o.extra,
+  });
+}
+
+const chronyc = (sock: string, args: string[]) => spawnSync('chronyc', ['-h', sock, ...args], { encoding: 'utf8', timeout: 5000 }).stdout ?? '';
+
+t('chronyd as an NTS client of the daemon: NTS-KE, cookies, every request answered with NTS by the native server, ^* in chronyc', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ct-nts-srv-'));
-  const jar = new CookieJar([{ id: 9, key: random(32) }], aead, random);
-  const ntp = dgram.createSocket('udp4');
-  let ke: NtsKeServer | null = null;
+  const files = certFiles();
+  writeFileSync(path.join(dir, 'cert.pem'), files['cert.pem']);
+  writeFileSync(path.join(dir, 'key.pem'), files['key.pem'], { mode: 0o600 });
+  const ntpPort = freePort();
+  const kePortOurs = freePort();
+  const d = daemon(path.join(dir, 'd'), {
+    ntpPort,
+    extra: ['[nts]', `listen = "127.0.0.1:${kePortOurs}"`, `certificate = "${dir}/cert.pem"`, `private_key = "${dir}/key.pem"`].join('\n'),
+  });
+  // A node alone with a trusted clock serves at its local stratum.
+  writeFileSync(d.config!, readFileSync(d.config!, 'utf8').replace('mode = "virtual"', 'mode = "virtual"\ntrusted = true'));
   let client: Chronyd | null = null;
-  const seen = { nts: 0, other: 0 };
   try {
-    const files = certFiles();
-    writeFileSync(path.join(dir, 'cert.pem'), files['cert.pem']!);
-    await new Promise<void>((r) => ntp.bind(0, '127.0.0.1', r));
-    const ntpPort = ntp.address().port;
-    // The NTP side answered here through the pure core (the daemon's native path does not serve NTS yet).
-    ntp.on('message', (m, from) => {
-      const d = decodePacket(m);
-      if (!d.ok) return;
-      const req = checkRequest(m, d.packet, jar);
-      if (req.kind !== 'nts') {
-        seen.other++;
-        return;
-      }
-      seen.nts++;
-      const now = unixNsToNtp64(BigInt(Date.now()) * 1_000_000n);
-      const header = {
-        ...emptyPacket(),
-        version: 4,
-        mode: Mode.Server,
-        stratum: 1,
-        precision: -20,
-        refId: 0x4c4f434c,
-        referenceTs: now,
-        originTs: d.packet.transmitTs,
-        receiveTs: now,
-        transmitTs: now,
-      };
-      ntp.send(sealResponse(header, req, jar), from.port, from.address);
-    });
-    ke = await startNtsKeServer({ host: '127.0.0.1', port: 0, cert: files['cert.pem']!, key: files['key.pem']!, jar, ntpPort });
+    d.start();
+    await waitFor('the daemon to serve NTS-KE', () => /nts-ke: serving/.test(d.output), 20_000);
     client = await startChronyd([
-      `server 127.0.0.1 port ${ntpPort} nts ntsport ${ke.port} iburst minpoll -2 maxpoll -2`,
+      `server 127.0.0.1 port ${ntpPort} nts ntsport ${kePortOurs} iburst minpoll -2 maxpoll -2`,
       `ntstrustedcerts ${dir}/cert.pem`,
       'ntsdumpdir $DIR',
+      'bindcmdaddress $DIR/cmd.sock',
     ]);
-    await waitFor('chronyd to select our NTS source', () => /Selected source 127\.0\.0\.1/.test(client!.log()), 20_000).catch(() => undefined);
-    assert.is(ke.counters.sessions >= 1, true, `NTS-KE sessions: ${ke.counters.sessions}; chronyd: ${client.log()}`);
-    assert.ok(seen.nts >= 3, `NTS requests that authenticated with our cookies: ${seen.nts} (others ${seen.other})`);
-    assert.is(seen.other, 0, 'every request chronyd sent was NTS and authenticated');
-    assert.match(client.log(), /Selected source 127\.0\.0\.1/);
+    const sock = path.join(client.dir, 'cmd.sock');
+    await waitFor('chronyd to select the daemon (^*)', () => /^\^\*/m.test(chronyc(sock, ['-n', 'sources'])), 30_000).catch(() => undefined);
+    const sources = chronyc(sock, ['-n', 'sources']);
+    assert.match(sources, /^\^\* 127\.0\.0\.1/m, `chronyc sources:\n${sources}\nchronyd:\n${client.log()}`);
+    // authdata: Mode NTS, KeyID, Type 15 (AES-SIV-CMAC-256), KLen, Last, Atmp, NAK, Cook(ies), CLen
+    const auth = chronyc(sock, ['-n', '-c', 'authdata'])
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('127.0.0.1,'));
+    assert.ok(auth, `chronyc authdata: ${chronyc(sock, ['-n', 'authdata'])}`);
+    const f = auth!.split(',');
+    assert.is(f[1], 'NTS', auth);
+    assert.is(f[3], '15', `AEAD ${auth}`);
+    assert.is(f[7], '0', `NAKs ${auth}`);
+    assert.ok(Number(f[8]) >= 1, `cookies held: ${auth}`);
+    const st = (await d.status())!;
+    assert.ok((st.ntp.counters['answeredNts'] ?? 0) >= 3, JSON.stringify(st.ntp.counters));
+    assert.is(st.ntp.counters['ntsNak'], 0);
+    assert.ok(st.ntp.nts.ke_server!.sessions >= 1);
   } finally {
     await client?.stop();
-    await ke?.close();
-    ntp.close();
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+t("the daemon as an NTS client of chronyd's NTS server: an upstream with nts = true, synchronised through NTS", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ct-nts-cli-'));
+  writeFileSync(path.join(dir, 'ca.pem'), cert);
+  const d = daemon(path.join(dir, 'd'), {
+    ntpPort: freePort(),
+    extra: [
+      '[upstream]',
+      `servers = [{ address = "127.0.0.1:${chrony!.port}", nts = true, nts_port = ${kePort}, minpoll = -2, maxpoll = -2 }]`,
+      '[nts]',
+      `listen = "127.0.0.1:${freePort()}"`,
+      `ca = "${dir}/ca.pem"`,
+    ].join('\n'),
+  });
+  try {
+    d.start();
+    const [s] = await waitStatuses(
+      [d],
+      'the daemon to synchronise to chronyd through NTS',
+      (ss) => ss[0]?.synced === true && (ss[0]?.source?.accepted ?? 0) >= 3,
+      30_000,
+      250,
+    );
+    const n = s!.source!.nts!;
+    assert.ok(n, 'an NTS source');
+    assert.ok(n.cookies >= 1 && n.ke_runs >= 1 && n.naks === 0 && n.unauthenticated === 0, JSON.stringify(n));
+    assert.match(s!.source!.id, /^upstream1:127\.0\.0\.1:/);
+    assert.match(d.output, /nts-ke: session/);
+  } finally {
+    await d.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -12,7 +12,7 @@ import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-serv
 import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
 import { decodeRecords, encodeRecords, KeErrorCode, KeRecordType, NTS_KE_ALPN } from '../../src/ntp/nts-ke.js';
 import { CookieJar } from '../../src/ntp/nts.js';
-import { selfSignedCert } from '../helpers/certs.js';
+import { datedCerts, hasPythonCryptography, selfSignedCert } from '../helpers/certs.js';
 import { need, testIf } from '../helpers/tools.js';
 
 const enabled = need('openssl', 'certificates for the NTS-KE test');
@@ -72,6 +72,54 @@ t('a client that does not ask for ntske/1 gets nothing', async () => {
   const got = await raw(encodeRecords([{ critical: true, type: KeRecordType.EndOfMessage, body: new Uint8Array(0) }]), ['http/1.1']);
   assert.is(got.length, 0);
   assert.ok(server!.counters.errors + server!.counters.tlsFailures > errorsBefore);
+});
+
+/** The promise rejects with a message matching `re`. */
+async function rejects(fn: () => Promise<unknown>, re: RegExp, what: string): Promise<void> {
+  const r = await fn().then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  assert.ok(r, `${what}: it did not fail`);
+  assert.match(r.message, re, what);
+}
+
+const dated = testIf(enabled && hasPythonCryptography(), "Python's cryptography is not installed (dated certificates)");
+
+dated('the first-boot rule: a certificate not yet valid is refused, and accepted with ignoreCertDates only when its chain and name check out', async () => {
+  // Valid from next year: what a board at its factory date sees of every certificate (its clock before notBefore).
+  const year = new Date().getUTCFullYear();
+  const c = datedCerts({ ips: ['127.0.0.1'], notBefore: `${year + 1}-01-01T00:00:00Z`, notAfter: `${year + 2}-01-01T00:00:00Z` });
+  const servers: NtsKeServer[] = [];
+  const serve = async (leaf: { cert: string; key: string }) => {
+    const s = await startNtsKeServer({ host: '127.0.0.1', port: 0, cert: leaf.cert, key: leaf.key, jar, ntpPort: 11123 });
+    servers.push(s);
+    return s.port;
+  };
+  try {
+    const good = await serve(c.leaf);
+    const rogue = await serve(c.rogue);
+    await rejects(() => fetchNtsSession({ host: '127.0.0.1', port: good, ca: c.ca }), /CERT_NOT_YET_VALID/, 'dates enforced by default');
+    const s = await fetchNtsSession({ host: '127.0.0.1', port: good, ca: c.ca, ignoreCertDates: true });
+    assert.is(s.cookies.length, 8, 'first boot: the chain to the CA checks out, the dates are not judged');
+    await rejects(
+      () => fetchNtsSession({ host: '127.0.0.1', port: rogue, ca: c.ca, ignoreCertDates: true }),
+      /not trusted/,
+      'a certificate from another CA under the same names is refused, dates or not',
+    );
+    await rejects(
+      () => fetchNtsSession({ host: '127.0.0.1', port: good, ca: c.ca, ignoreCertDates: true, servername: 'elsewhere.example' }),
+      /not trusted/,
+      'the name still counts',
+    );
+    await rejects(
+      () => fetchNtsSession({ host: '127.0.0.1', port: good, ignoreCertDates: true }),
+      /not trusted/,
+      "without our CA (the system's roots) the chain does not end at a trusted CA",
+    );
+  } finally {
+    for (const s of servers) await s.close();
+  }
 });
 
 test.run();

@@ -51,11 +51,50 @@ test('values: durations with units, lists, inline tables, RFC 3339 start', () =>
     { host: '10.0.0.3', port: 12301 },
   ]);
   assert.is(c.cluster.heartbeatNs, 500_000_000n);
-  assert.equal(c.upstream.servers[1], { host: '10.1.0.1', port: 123, minPollLog2: 4, maxPollLog2: 17, iburst: false, keyId: 3, interleaved: false });
+  assert.equal(c.upstream.servers[1], {
+    host: '10.1.0.1',
+    port: 123,
+    minPollLog2: 4,
+    maxPollLog2: 17,
+    iburst: false,
+    keyId: 3,
+    interleaved: false,
+    ntsPort: null,
+  });
   assert.is(c.upstream.servers[0]!.iburst, true);
   assert.is(c.clock.startNs, 1_500_000_000n);
   assert.is(c.clock.stepThresholdNs, 1e9);
   assert.is(parseDurationNs('2m'), 120e9);
+});
+
+test('[nts]: defaults, files relative to the config, upstream nts, and its mistakes', () => {
+  const c = parseConfig(
+    '[ntp]\nnts = true\n[nts]\ncertificate = "pki/c.pem"\nprivate_key = "/etc/k.pem"\ncert_time_check_after = "nts-sync"\n[upstream]\nservers = [{ address = "time.example:123", nts = true }, "10.0.0.1"]\n',
+    '/etc/clocktower/x.toml',
+  );
+  assert.equal(c.nts, {
+    listen: { host: '0.0.0.0', port: 4460 },
+    certificate: '/etc/clocktower/pki/c.pem',
+    privateKey: '/etc/k.pem',
+    ca: null,
+    serverName: null,
+    certTimeCheckAfter: 'nts-sync',
+    keyRotationNs: 7n * 86_400_000_000_000n,
+  });
+  assert.is(c.ntp.nts, true);
+  assert.equal(
+    c.upstream.servers.map((u) => u.ntsPort),
+    [4460, null],
+  );
+  assert.is(parseConfig('[node]\n', 'x.toml').nts, null);
+  fails('[ntp]\nnts = true\n', 2, 'ntp.nts', /needs an \[nts\] table/);
+  fails('[nts]\ncertificate = "c.pem"\n', 2, 'nts.certificate', /needs private_key/);
+  fails('[nts]\nprivate_key = "k.pem"\n', 2, 'nts.private_key', /needs certificate/);
+  fails('[nts]\ncert_time_check_after = "never"\n', 2, 'nts.cert_time_check_after', /"start", "nts-sync"/);
+  fails('[nts]\nkey_rotation = "1s"\n', 2, 'nts.key_rotation', /between/);
+  fails('[nts]\nlisten = "ke.example:4460"\n', 2, 'nts.listen', /not an IP address/);
+  fails('[nts]\nlisten = "0.0.0.0:4460"\nkeyfile = "x"\n', 3, 'nts.keyfile', /unknown key/);
+  fails('[upstream]\nservers = [{ address = "a", nts_port = 4461 }]\n', 2, 'upstream.servers.1.nts_port', /goes with nts = true/);
 });
 
 test('mistakes name file, line and key', () => {
