@@ -6,7 +6,6 @@
 // Properties beyond "does not throw" are checked where there is one to
 // check: decode(encode(x)) == x, a response never accepted without the
 // matching origin, a decoded message never carries an id over 64 bytes.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +31,7 @@ import { decodePacket, emptyPacket, encodePacket, type NtpPacket } from '../../s
 import { buildResponse, processBroadcast, processResponse } from '../../src/ntp/wire.js';
 import { ClocktowerError, ConfigError } from '../../src/util/errors.js';
 import type { Rng } from '../../src/util/rng.js';
+import { gcmAead, randomUint8 } from '../helpers/gcm-aead.js';
 
 export interface Target {
   name: string;
@@ -51,26 +51,9 @@ const KEYS: KeyRing = parseKeyFile(
 );
 
 // NTS: a fixed master key and a client's keys, three sealed requests (0, 1 and 7 placeholders).
-// AES-256-GCM from node:crypto stands in for AES-SIV (the fuzz and unit tiers load no addon):
-// this target fuzzes the field handling; the SIV itself is checked in test/native/nts-aead.test.ts.
-const ntsAead = {
-  seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): Uint8Array {
-    const c = createCipheriv('aes-256-gcm', key, nonce).setAAD(ad);
-    const ct = Buffer.concat([c.update(plain), c.final()]);
-    return Buffer.concat([c.getAuthTag(), ct]);
-  },
-  open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
-    if (sealed.length < 16) return null;
-    const d = createDecipheriv('aes-256-gcm', key, nonce).setAAD(ad);
-    d.setAuthTag(sealed.subarray(0, 16));
-    try {
-      return Buffer.concat([d.update(sealed.subarray(16)), d.final()]);
-    } catch {
-      return null;
-    }
-  },
-};
-const ntsRandom = (n: number) => new Uint8Array(randomBytes(n));
+// AES-256-GCM stands in for AES-SIV (test/helpers/gcm-aead.ts): this target fuzzes the field handling.
+const ntsAead = gcmAead;
+const ntsRandom = randomUint8;
 const NTS_JAR = new CookieJar([{ id: 7, key: new Uint8Array(32).fill(0x42) }], ntsAead, ntsRandom);
 const NTS_KEYS = { c2s: new Uint8Array(32).fill(1), s2c: new Uint8Array(32).fill(2) };
 const NTS_SEEDS = [0, 1, 7].map(

@@ -219,6 +219,30 @@ test('plain requests beside NTS ones: answered as before; with requireAuth only 
   }
 });
 
+test('a rate-limit KoD to an NTS request is authenticated like an answer (a client ignores an unauthenticated one)', async () => {
+  const mk = master(1);
+  const jar = new CookieJar([mk], aead, random);
+  const s = setup([mk]);
+  try {
+    s.server.setRateLimit({ intervalS: 60, burst: 1, kodIntervalS: 0.001 });
+    const keys = newKeys();
+    const ask = async () => {
+      const { bytes, pending } = sealRequest(s.header(), { keys, cookie: jar.make(keys), placeholders: 0, aead, random });
+      return openResponse((await s.ask(bytes))!, pending, aead);
+    };
+    const first = await ask();
+    assert.ok(first.ok && first.packet.stratum === 2, 'within the burst: time');
+    await new Promise((r) => setTimeout(r, 5));
+    const kod = await ask();
+    assert.ok(kod.ok, 'the KoD authenticates');
+    assert.is(kod.packet.stratum, 0);
+    assert.is(kissCode(kod.packet), 'RATE');
+    assert.is(s.server.counters().kodRate, 1n);
+  } finally {
+    s.close();
+  }
+});
+
 test('setNtsKeys checks its argument', () => {
   const s = setup([]);
   try {
