@@ -46,7 +46,8 @@ size_t SivKey::LastBlock(const uint8_t* m, size_t len, uint8_t last[16]) const {
   size_t full = len == 0 ? 0 : (len - 1) / kBlock;
   size_t rest = len - full * kBlock;  // 1..16, or 0 for an empty message
   std::memset(last, 0, kBlock);
-  std::memcpy(last, m + full * kBlock, rest);
+  if (rest > 0)
+    std::memcpy(last, m + full * kBlock, rest);  // an empty message may have no buffer at all
   if (rest == kBlock) {
     Xor(last, k1_);
   } else {

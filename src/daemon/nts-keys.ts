@@ -4,11 +4,10 @@
 // missing file means new keys; a corrupt one is reported and replaced (the
 // clients' cookies then draw NAKs and they run NTS-KE again), never fatal.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { OLD_MASTER_KEYS, type MasterKey } from '../ntp/nts.js';
-import { writeFileAtomic } from './state.js';
+import { readSaved, writeFileAtomic } from './state.js';
 
 export const NTS_KEYS_FILE = 'nts-keys.json';
 
@@ -21,15 +20,10 @@ export interface MasterKeys {
 /** The saved keys, or null and why not (missing: no problem). */
 export function readMasterKeys(dir: string): { keys: MasterKeys | null; problem: string | null } {
   const file = path.join(dir, NTS_KEYS_FILE);
-  let text: string;
+  const r = readSaved(file);
+  if (!('text' in r)) return { keys: null, problem: r.problem && `${r.problem}; new NTS master keys are made` };
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { keys: null, problem: code === 'ENOENT' ? null : `${file}: cannot read (${code}); new NTS master keys are made` };
-  }
-  try {
-    const j = JSON.parse(text) as { version?: unknown; created_ms?: unknown; keys?: unknown } | null;
+    const j = JSON.parse(r.text) as { version?: unknown; created_ms?: unknown; keys?: unknown } | null;
     if (j === null || typeof j !== 'object' || j.version !== 1) throw new Error('not a version 1 key file');
     if (typeof j.created_ms !== 'number' || !Number.isFinite(j.created_ms)) throw new Error('created_ms is not a number');
     if (!Array.isArray(j.keys) || j.keys.length < 1 || j.keys.length > 1 + OLD_MASTER_KEYS) throw new Error(`keys is not a list of 1..${1 + OLD_MASTER_KEYS}`);

@@ -21,14 +21,18 @@ export const LOCK_FILE = 'clocktower.lock';
 /** The saved state, or null with the reason it was not usable (missing is not a problem: reason null). */
 export function readState(dir: string): { state: SavedState | null; problem: string | null } {
   const file = path.join(dir, STATE_FILE);
-  let text: string;
+  const r = readSaved(file);
+  return 'text' in r ? parseState(r.text, file) : { state: null, problem: r.problem };
+}
+
+/** A saved file's text, or why not: null when it is simply not there (a first start), else what went wrong. */
+export function readSaved(file: string): { text: string } | { problem: string | null } {
   try {
-    text = readFileSync(file, 'utf8');
+    return { text: readFileSync(file, 'utf8') };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { state: null, problem: code === 'ENOENT' ? null : `${file}: cannot read (${code})` };
+    return { problem: code === 'ENOENT' ? null : `${file}: cannot read (${code})` };
   }
-  return parseState(text, file);
 }
 
 /** A state file's text -> the state, or null and why (never throws: a corrupt file is reported, not fatal). */
