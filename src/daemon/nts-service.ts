@@ -51,6 +51,7 @@ export class NtsService {
   #createdMs = 0;
   #ke: NtsKeServer | null = null;
   #keWanted = false;
+  #keStarting = false;
   #keError: string | null = null;
   #rotateTimer: NodeJS.Timeout | null = null;
   readonly counters = { keRuns: 0, keFailures: 0, rotations: 0 };
@@ -129,8 +130,9 @@ export class NtsService {
       await ke?.close();
       return;
     }
-    if (this.#ke || !this.jar || !this.#cert || !this.#key) return;
+    if (this.#ke || this.#keStarting || !this.jar || !this.#cert || !this.#key) return;
     const at = this.#cfg.nts!.listen;
+    this.#keStarting = true;
     try {
       const ke = await startNtsKeServer({
         host: at.host,
@@ -150,6 +152,8 @@ export class NtsService {
     } catch (e) {
       this.#keError = errorCode(e);
       this.#log.warn('nts-ke: cannot listen', { on: formatHostPort(at), error: this.#keError });
+    } finally {
+      this.#keStarting = false;
     }
   }
 
