@@ -206,9 +206,9 @@ export interface BoardRun<R> extends GuestResult {
 /**
  * One kernel-tier scenario: a link, the reference server on its host side
  * (test/kernel/refserver.ts with `upstreamArgs`), one guest running
- * test/kernel/guest/scenarios.ts NAME. Everything is ended and removed after.
+ * test/kernel/guest/scenarios.ts NAME [scenarioArgs]. Everything is ended and removed after.
  */
-export async function runBoard<R>(tag: string, scenario: string, upstreamArgs: string[], timeoutMs: number): Promise<BoardRun<R>> {
+export async function runBoard<R>(tag: string, scenario: string, upstreamArgs: string[], timeoutMs: number, scenarioArgs: string[] = []): Promise<BoardRun<R>> {
   const link = new Link(tag);
   let upstream = '';
   const ref = link.spawnScript('test/kernel/refserver.ts', ['--listen', `${HOST_ADDRESS}:123`, ...upstreamArgs]);
@@ -221,7 +221,7 @@ export async function runBoard<R>(tag: string, scenario: string, upstreamArgs: s
       if (ref.exitCode !== null || Date.now() > end) throw new Error(`reference server did not start:\n${upstream}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const [cmd, ...args] = nodeArgv('test/kernel/guest/scenarios.ts', [scenario]);
+    const [cmd, ...args] = nodeArgv('test/kernel/guest/scenarios.ts', [scenario, ...scenarioArgs]);
     const run = await runGuest({ link, address: `${LINK_PREFIX}.2`, script: [cmd, ...args].map((a) => `'${a}'`).join(' '), timeoutMs });
     g = run;
     const file = path.join(run.dir, 'result.json');

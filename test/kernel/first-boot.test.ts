@@ -1,11 +1,16 @@
 // A board's first boot on a real kernel clock (test/helpers/uml.ts): the
 // guest's clock at 1970, the daemon in system mode started as systemd would
-// start it (Type=notify), wait-sync holding the boot until the clock is set.
+// start it (Type=notify), wait-sync holding the boot until the clock is set;
+// and the same boot taking its first time through NTS (the first-boot rule).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
+import { selfSignedCert } from '../helpers/certs.js';
 import { testIf } from '../helpers/tools.js';
-import { canUseUml, runBoard } from '../helpers/uml.js';
+import { canUseUml, HOST_ADDRESS, runBoard } from '../helpers/uml.js';
 
 const t = testIf(canUseUml(), 'user-mode Linux guests cannot run here (the reason is above)');
 
@@ -70,6 +75,47 @@ t(
       r.notify.join(' | '),
     );
     assert.ok(r.notify.includes('STOPPING=1'), r.notify.join(' | '));
+  },
+);
+
+interface NtsBoot {
+  enforced: { time: string; synced: boolean; nts: { ke_failures: number; last_error: string | null; cookies: number }; accepted: number };
+  waitSync: { code: number; out: string };
+  synced: { time: string; kernel: KernelState; error: { offsetNs: number; delayNs: number }; nts: { cookies: number; naks: number } | null };
+  saved: { nts_time_set?: boolean };
+  ruleLines: string[];
+  stepLines: string[];
+}
+
+t(
+  'first boot at 1970 with NTS: the certificate is "not yet valid" to the board; dates enforced, no time; with the first-boot rule, one step through NTS, saved',
+  async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ct-kernel-nts-'));
+    try {
+      // Valid from today: to a board at 1970, not yet valid, as every real certificate is.
+      const c = selfSignedCert({ names: [], ips: [HOST_ADDRESS] });
+      const cert = path.join(dir, 'cert.pem');
+      const key = path.join(dir, 'key.pem');
+      writeFileSync(cert, c.cert);
+      writeFileSync(key, c.key, { mode: 0o600 });
+      const run = await runBoard<NtsBoot>('ntsboot', 'nts-first-boot', ['--nts-ke', '4460', '--cert', cert, '--key', key], 240_000, [cert]);
+      const r = run.result;
+      assert.ok(r, 'the scenario wrote its result');
+      assert.ok(r.enforced.time.startsWith('1970-01-0'), `still at the factory date: ${r.enforced.time}`);
+      assert.is(r.enforced.synced, false);
+      assert.is(r.enforced.accepted, 0);
+      assert.match(r.enforced.nts.last_error ?? '', /CERT_NOT_YET_VALID/);
+      assert.is(r.waitSync.code, 0, r.waitSync.out);
+      assert.ok(!r.synced.time.startsWith('1970'), `stepped to the upstream's time: ${r.synced.time}`);
+      assert.is(r.synced.kernel.synced, true, 'STA_UNSYNC cleared');
+      assert.ok(Math.abs(r.synced.error.offsetNs) < 1e6, `error after sync: ${r.synced.error.offsetNs} ns`);
+      assert.ok(r.synced.nts && r.synced.nts.cookies >= 1 && r.synced.nts.naks === 0, JSON.stringify(r.synced.nts));
+      assert.is(r.saved.nts_time_set, true, 'state.json says the clock has had NTS time');
+      assert.is(r.ruleLines.length, 1, 'logged once: dates count from now on');
+      assert.is(r.stepLines.length, 1, r.stepLines.join('\n'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );
 

@@ -5,10 +5,19 @@
 // until that instant and then inserts it (its time goes back 1 s), as a
 // leap-aware stratum 1 would. A datagram `jump MS` to its port + 1 (from a
 // guest on the link) moves its time by MS milliseconds, as a server that was
-// itself corrected would. Prints `ready` once it serves; stops on SIGTERM.
+// itself corrected would. With `--nts-ke PORT --cert F --key F` it also serves
+// NTS (RFC 8915): NTS-KE on PORT, NTS requests answered by the native server.
+// Prints `ready` once it serves; stops on SIGTERM.
 //   node --import tsx test/kernel/refserver.ts --listen 198.18.1.1:123 [--start ISO] [--freq-ppm N] [--leap-at ISO]
+//     [--nts-ke PORT --cert FILE --key FILE]
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+
+import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-server.js';
+import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { CookieJar } from '../../src/ntp/nts.js';
 
 import { realtimeNs } from '../../src/native/clock.js';
 import { NtpServer } from '../../src/native/server.js';
@@ -16,7 +25,15 @@ import { Leap } from '../../src/ntp/packet.js';
 import type { ServerState } from '../../src/ntp/wire.js';
 
 const { values } = parseArgs({
-  options: { listen: { type: 'string' }, start: { type: 'string' }, 'freq-ppm': { type: 'string' }, 'leap-at': { type: 'string' } },
+  options: {
+    listen: { type: 'string' },
+    start: { type: 'string' },
+    'freq-ppm': { type: 'string' },
+    'leap-at': { type: 'string' },
+    'nts-ke': { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+  },
 });
 const [host, port] = (values.listen ?? '127.0.0.1:11123').split(/:(?=\d+$)/);
 const isoNs = (iso: string): bigint => BigInt(Date.parse(iso)) * 1_000_000n;
@@ -62,9 +79,24 @@ if (leapAt !== null) {
     Math.max(0, Number(atSys - realtimeNs()) / 1e6),
   );
 }
+let ke: NtsKeServer | null = null;
+if (values['nts-ke']) {
+  const random = (n: number) => new Uint8Array(randomBytes(n));
+  const jar = new CookieJar([{ id: 1, key: random(32) }], { seal: sivSeal, open: sivOpen }, random);
+  server.setNtsKeys(jar.keys);
+  ke = await startNtsKeServer({
+    host: host!,
+    port: Number(values['nts-ke']),
+    cert: readFileSync(values.cert!),
+    key: readFileSync(values.key!),
+    jar,
+    ntpPort: Number(port),
+  });
+}
 console.log('ready');
 process.on('SIGTERM', () => {
   server.close();
   control.close();
+  void ke?.close();
   process.exit(0);
 });

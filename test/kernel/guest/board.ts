@@ -19,8 +19,8 @@ export const UPSTREAM = process.env['UPSTREAM'] ?? '198.18.1.1:123';
 export const STATE_DIR = path.join(DIR, 'state');
 export const SOCKET = path.join(DIR, 'ctl.sock');
 
-/** A board's config: one node, system clock, the upstream polled every second. */
-export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}, upstream = UPSTREAM): string {
+/** A board's config: one node, system clock, the upstream polled every second (through NTS with `upstreamNts`, its KE port). */
+export function boardConfig(extra: { clock?: string[]; state?: string[]; upstreamNts?: number; tables?: string[] } = {}, upstream = UPSTREAM): string {
   const file = path.join(DIR, 'clocktower.toml');
   writeFileSync(
     file,
@@ -33,7 +33,7 @@ export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}, 
       '[cluster]',
       'listen = "127.0.0.1:12300"',
       '[upstream]',
-      `servers = [{ address = "${upstream}", minpoll = 0, maxpoll = 0, iburst = true }]`,
+      `servers = [{ address = "${upstream}", minpoll = 0, maxpoll = 0, iburst = true${extra.upstreamNts ? `, nts = true, nts_port = ${extra.upstreamNts}` : ''} }]`,
       '[clock]',
       'mode = "system"',
       ...(extra.clock ?? []),
@@ -45,6 +45,7 @@ export function boardConfig(extra: { clock?: string[]; state?: string[] } = {}, 
       `socket = "${SOCKET}"`,
       '[log]',
       'level = "debug"',
+      ...(extra.tables ?? []),
       '',
     ].join('\n'),
   );

@@ -299,8 +299,36 @@ async function killMidSlew(): Promise<void> {
   writeResult(r);
 }
 
+/**
+ * A board's first boot with NTS: the clock at the factory date, so the
+ * upstream's certificate (valid from today) is "not yet valid" to it. With
+ * dates enforced it gets no time; with the first-boot rule it steps to the
+ * upstream through NTS and saves that it has had NTS time. argv[3]: the CA.
+ */
+async function ntsFirstBoot(): Promise<void> {
+  const r: Record<string, unknown> = {};
+  const ca = process.argv[3]!;
+  await run('date', ['-u', '-s', '@86400']);
+  const config = (check: string) => boardConfig({ upstreamNts: 4460, tables: ['[nts]', `ca = "${ca}"`, `cert_time_check_after = "${check}"`] });
+  const enforced = new BoardDaemon(config('start')).start();
+  const s = await enforced.until('two failed NTS-KE runs', (st) => (st.sources[0]?.nts?.ke_failures ?? 0) >= 2, 60_000);
+  r['enforced'] = { time: nowIso(), synced: s.synced, nts: s.sources[0]!.nts, accepted: s.sources[0]!.accepted };
+  await enforced.stop('SIGTERM');
+  const d = new BoardDaemon(config('nts-sync')).start();
+  r['waitSync'] = await cli(['wait-sync', '--socket', SOCKET, '--timeout', '90', '--max-offset', '1']);
+  const st = await d.status();
+  r['synced'] = { time: nowIso(), kernel: kernel(), error: await errorToUpstreamNs(), nts: st?.sources[0]?.nts ?? null };
+  await sleep(2000);
+  r['saved'] = JSON.parse(readFileSync(path.join(STATE_DIR, 'state.json'), 'utf8'));
+  r['ruleLines'] = d.lines('certificate dates count');
+  r['stepLines'] = d.lines('clock step');
+  await d.stop('SIGTERM');
+  writeResult(r);
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
   'first-boot': firstBoot,
+  'nts-first-boot': ntsFirstBoot,
   drift,
   'slew-and-floor': slewAndFloor,
   leap: leapSecond,
