@@ -9,7 +9,7 @@ import { Role, type LeaderRef, type MsgType } from '../election/wire.js';
 import { ipv4RefId, Leap } from '../ntp/packet.js';
 import { UNSYNCHRONISED, type ServerState } from '../ntp/wire.js';
 import { SyncClient, type SyncAction, type SyncClientOptions } from '../sync/client.js';
-import type { NtsSessionResult } from '../sync/source.js';
+import type { NtsSessionResult } from '../sync/nts-source.js';
 import type { SourceConfig } from '../sync/source.js';
 import type { Rng } from '../util/rng.js';
 import net from 'node:net';

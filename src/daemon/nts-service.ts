@@ -9,7 +9,7 @@ import tls from 'node:tls';
 
 import { sivOpen, sivSeal } from '../native/nts-aead.js';
 import { CookieJar, type Aead, type MasterKey } from '../ntp/nts.js';
-import type { NtsSessionResult } from '../sync/source.js';
+import type { NtsSessionResult } from '../sync/nts-source.js';
 import { ClocktowerError, errorCode } from '../util/errors.js';
 import type { Config } from './config.js';
 import { formatHostPort } from './hostport.js';

@@ -11,7 +11,8 @@ import { MAX_STRATUM, processBroadcast, type ResponseReject, type ServerState } 
 import type { Rng } from '../util/rng.js';
 import { Discipline, type DisciplineOptions } from './discipline.js';
 import { selectSources, type Candidate } from './select.js';
-import { Source, type NtsSessionResult, type SourceConfig } from './source.js';
+import type { NtsSessionResult } from './nts-source.js';
+import { Source, type SourceConfig } from './source.js';
 
 export type SyncEvent =
   | { kind: 'sample'; sourceId: string; offsetNs: bigint; delayNs: number }

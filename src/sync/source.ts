@@ -3,8 +3,7 @@
 // Pure: the caller passes monotonic time for scheduling and node time for
 // timestamps.
 import type { KeyRing } from '../ntp/auth.js';
-import { MAX_COOKIES, openResponse, sealRequest, type Aead, type NtsKeys, type NtsPending } from '../ntp/nts.js';
-import { decodePacket } from '../ntp/packet.js';
+import type { Aead } from '../ntp/nts.js';
 import {
   buildRequest,
   exchangeOf,
@@ -18,6 +17,7 @@ import {
 } from '../ntp/wire.js';
 import type { Rng } from '../util/rng.js';
 import { ClockFilter, type FilterOutput } from './filter.js';
+import { NtsState, type NtsSessionResult } from './nts-source.js';
 
 export interface SourceConfig {
   id: string;
@@ -49,30 +49,6 @@ export interface SourceConfig {
    * carries a cookie and only answers that authenticate count.
    */
   nts?: { port: number; serverName: string | null } | null;
-}
-
-/** What an NTS-KE run gave the shell, handed back to the source. */
-export interface NtsSessionResult {
-  keys: NtsKeys;
-  cookies: Uint8Array[];
-  /** The NTP server and port NTS-KE named (§4.1.7, §4.1.8). */
-  ntpAddress: string;
-  ntpPort: number;
-}
-
-/** NTS-KE retries after a failure: 2 s, doubling, at most 2^maxpoll s (a server that is down is not hammered). */
-export const NTS_KE_RETRY_NS = 2_000_000_000n;
-
-/** A source's NTS state. */
-class NtsState {
-  session: NtsSessionResult | null = null;
-  pending: NtsPending | null = null;
-  /** An NTS-KE run is under way in the shell. */
-  running = false;
-  failures = 0;
-  nextKeMonoNs = 0n;
-  readonly counters = { keRuns: 0, keFailures: 0, naks: 0, unauthenticated: 0 };
-  lastError: string | null = null;
 }
 
 /** Unanswered requests after which interleaved form stops until a reply comes (chrony: 4): the server's stamp would be old. */
@@ -152,33 +128,19 @@ export class Source {
 
   /** NTS: whether the shell should run NTS-KE for this source now (and it is marked as running). */
   takeKe(monoNs: bigint): boolean {
-    const n = this.nts;
-    if (!n || this.demobilized || n.running || (n.session && n.session.cookies.length > 0) || monoNs < n.nextKeMonoNs) return false;
-    n.running = true;
-    n.counters.keRuns++;
-    return true;
+    return !this.demobilized && this.nts !== null && this.nts.takeKe(monoNs);
   }
 
   /** NTS: the shell's NTS-KE run ended (a session, or why not); a session makes the next poll due now. */
   ntsSession(r: { session: NtsSessionResult } | { error: string }, monoNs: bigint): void {
-    const n = this.nts;
-    if (!n) return;
-    n.running = false;
+    if (!this.nts) return;
+    this.nts.ended(r, monoNs, BigInt(2 ** this.cfg.maxPollLog2 * 1e9));
     if ('error' in r) {
       // A poll that got no time: the reach register says so (RFC 5905 §13), so a server whose NTS-KE is down
       // stops being selectable.
       this.reach = (this.reach << 1) & 0xff;
-      n.failures++;
-      n.counters.keFailures++;
-      n.lastError = r.error;
-      const capNs = BigInt(2 ** this.cfg.maxPollLog2 * 1e9);
-      const waitNs = NTS_KE_RETRY_NS << BigInt(Math.min(n.failures - 1, 20));
-      n.nextKeMonoNs = monoNs + (waitNs < capNs ? waitNs : capNs);
       return;
     }
-    n.failures = 0;
-    n.lastError = null;
-    n.session = { ...r.session, cookies: r.session.cookies.slice(0, MAX_COOKIES) };
     this.target = { address: r.session.ntpAddress, port: r.session.ntpPort };
     if (this.nextPollMonoNs > monoNs) this.nextPollMonoNs = monoNs;
   }
@@ -186,7 +148,7 @@ export class Source {
   /** When this source next needs the shell or the timer: its poll, or its NTS-KE retry. */
   get nextWakeMonoNs(): bigint {
     const n = this.nts;
-    if (n && !(n.session && n.session.cookies.length > 0)) {
+    if (n && !n.hasCookies) {
       // Without cookies nothing is sent: wake for the next NTS-KE run, or, while one runs, only as a watchdog
       // (its end wakes the client).
       return n.running ? this.nextPollMonoNs + BigInt(2 ** this.cfg.maxPollLog2 * 1e9) : n.nextKeMonoNs;
@@ -198,7 +160,7 @@ export class Source {
   poll(monoNs: bigint, rng: Rng, keys: KeyRing, aead?: Aead): Uint8Array | null {
     if (this.demobilized || monoNs < this.nextPollMonoNs) return null;
     // NTS without a cookie: nothing to send until NTS-KE gives some (takeKe asks the shell).
-    if (this.nts && !(this.nts.session && this.nts.session.cookies.length > 0)) return null;
+    if (this.nts && !this.nts.hasCookies) return null;
     if (this.listening) {
       // A broadcast interval went by unheard; after eight the server is gone
       // and the association ends, as ntpd's ephemeral broadcast ones do.
@@ -225,16 +187,7 @@ export class Source {
     let bytes = req.bytes;
     if (this.nts) {
       if (!aead) throw new Error(`source ${this.cfg.id}: NTS needs an AEAD (SyncClientOptions.aead)`);
-      const session = this.nts.session!;
-      const cookie = session.cookies.shift()!;
-      const d = decodePacket(bytes);
-      if (!d.ok) throw new Error('buildRequest made a packet that does not decode');
-      // Ask for enough cookies to hold eight again (§5.7).
-      const placeholders = MAX_COOKIES - 1 - session.cookies.length;
-      const random = (n: number) => Uint8Array.from({ length: n }, () => rng.u32() & 0xff);
-      const sealed = sealRequest(d.packet, { keys: session.keys, cookie, placeholders, aead, random });
-      bytes = sealed.bytes;
-      this.nts.pending = sealed.pending;
+      bytes = this.nts.seal(bytes, rng, aead);
     }
     this.outstanding = {
       interleaved: req.interleaved,
@@ -280,26 +233,11 @@ export class Source {
     keys: KeyRing,
     aead?: Aead,
   ): { result: ResponseResult; output: FilterOutput | null } {
-    if (this.nts) {
-      const n = this.nts;
-      const a = n.pending && aead ? openResponse(bytes, n.pending, aead) : null;
-      if (!a || !a.ok) {
-        const why = a ? a.reason : 'no NTS request outstanding';
-        if (why === 'nak') {
-          // §5.7: the server refused our cookie (new master keys, a restart): new keys from NTS-KE.
-          n.counters.naks++;
-          n.session = null;
-          n.pending = null;
-          n.nextKeMonoNs = monoNs;
-        } else {
-          n.counters.unauthenticated++;
-        }
-        const result: ResponseResult = { ok: false, reason: 'test5-auth', detail: `NTS: ${why}` };
-        this.#reject(result.reason);
-        return { result, output: null };
-      }
-      n.pending = null;
-      n.session?.cookies.push(...a.cookies.slice(0, MAX_COOKIES - n.session.cookies.length));
+    const why = this.nts ? this.nts.open(bytes, monoNs, aead) : null;
+    if (why !== null) {
+      const result: ResponseResult = { ok: false, reason: 'test5-auth', detail: `NTS: ${why}` };
+      this.#reject(result.reason);
+      return { result, output: null };
     }
     const out = this.outstanding;
     const usable = out && out.t1Known && monoNs - out.sentMonoNs <= RESPONSE_TIMEOUT_NS ? out : null;

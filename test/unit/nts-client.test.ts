@@ -10,7 +10,7 @@ import { checkRequest, CookieJar, EF_COOKIE, EF_COOKIE_PLACEHOLDER, MAX_COOKIES,
 import { decodePacket, encodePacket, type NtpPacket } from '../../src/ntp/packet.js';
 import { buildResponse, type ServerState } from '../../src/ntp/wire.js';
 import { SyncClient, type SyncAction } from '../../src/sync/client.js';
-import { NTS_KE_RETRY_NS } from '../../src/sync/source.js';
+import { NTS_KE_RETRY_NS } from '../../src/sync/nts-source.js';
 import { seededRng } from '../../src/util/rng.js';
 import { gcmAead, randomUint8 } from '../helpers/gcm-aead.js';
 
