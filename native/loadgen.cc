@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "big_endian.h"
 #include "errors.h"
 #include "nts_aead.h"
 #include "timestamps.h"
@@ -78,12 +79,6 @@ constexpr size_t kNtsUid = 32;
 constexpr size_t kMaxRequest = 48 + 4 + kNtsUid + 4 + 1024 + 4 + 4 + 16 + 16;
 constexpr size_t kMaxReply = 1280;
 
-uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-void Put16(uint8_t* p, size_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-
 struct Result {
   uint64_t sent = 0, valid = 0, invalid = 0, kod = 0, lost = 0, interleaved = 0;
   int64_t elapsed_ns = 0;
@@ -105,15 +100,6 @@ struct Sock {
   std::vector<uint8_t> xl_form =
       std::vector<uint8_t>(kRing);  // 1: that request was in interleaved form
 };
-
-void Put64(uint8_t* p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = v & 0xff;
-}
-uint64_t Get64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-  return v;
-}
 
 void Run(const Options& o, Result* r) {
   sockaddr_storage dst = {};

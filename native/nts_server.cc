@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "big_endian.h"
 namespace ct {
 namespace {
 
@@ -21,11 +22,6 @@ constexpr size_t kNonce = 16;        // §5.6: at least 16; ours are 16
 constexpr uint8_t kAeadSiv = 15;     // AEAD_AES_SIV_CMAC_256's IANA id
 constexpr size_t kCookiePlain = 68;
 
-uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-void Put16(uint8_t* p, size_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 size_t Pad4(size_t n) { return (n + 3) & ~static_cast<size_t>(3); }
 
 }  // namespace
@@ -59,8 +55,7 @@ void NtsServer::SetKeys(const NtsMasterKey* keys, size_t n) {
 
 bool NtsServer::OpenCookie(const uint8_t* cookie, uint8_t c2s[kSivKeyBytes],
                            uint8_t s2c[kSivKeyBytes]) {
-  uint32_t id =
-      (static_cast<uint32_t>(cookie[0]) << 24) | (cookie[1] << 16) | (cookie[2] << 8) | cookie[3];
+  uint32_t id = Get32(cookie);
   for (size_t i = 0; i < n_keys_; i++) {
     if (ids_[i] != id) continue;
     uint8_t plain[kCookiePlain];
@@ -115,8 +110,7 @@ NtsVerdict NtsServer::Check(const uint8_t* req, size_t ef_end, bool has_mac, uin
   if (has_mac || uids != 1 || uid_len < kMinUniqueId || cookies != 1) return NtsVerdict::kDrop;
   size_t nak_len = kHeader + 4 + uid_len;
   if (nak_len > room) return NtsVerdict::kDrop;
-  out[kHeader] = kEfUniqueId >> 8;
-  out[kHeader + 1] = kEfUniqueId & 0xff;
+  Put16(out + kHeader, kEfUniqueId);
   Put16(out + kHeader + 2, 4 + uid_len);
   std::memcpy(out + kHeader + 4, uid, uid_len);
   *out_len = nak_len;
@@ -159,14 +153,10 @@ bool NtsServer::MakeCookies(const uint8_t c2s[kSivKeyBytes], const uint8_t s2c[k
   std::memcpy(plain + 4 + kSivKeyBytes, s2c, kSivKeyBytes);
   for (size_t i = 0; i < n; i++) {
     uint8_t* f = out + i * (4 + kNtsCookieBytes);
-    f[0] = kEfCookie >> 8;
-    f[1] = kEfCookie & 0xff;
+    Put16(f, kEfCookie);
     Put16(f + 2, 4 + kNtsCookieBytes);
     uint8_t* c = f + 4;
-    c[0] = static_cast<uint8_t>(ids_[0] >> 24);
-    c[1] = static_cast<uint8_t>(ids_[0] >> 16);
-    c[2] = static_cast<uint8_t>(ids_[0] >> 8);
-    c[3] = static_cast<uint8_t>(ids_[0]);
+    Put32(c, ids_[0]);
     std::memcpy(c + 4, nonces + kNonce * i, kNonce);
     SivPart parts[2] = {{c, 4}, {c + 4, kNonce}};
     if (!master_[0].Seal(parts, 2, plain, kCookiePlain, c + 4 + kNonce)) return false;
@@ -177,8 +167,7 @@ bool NtsServer::MakeCookies(const uint8_t c2s[kSivKeyBytes], const uint8_t s2c[k
 bool NtsServer::Seal(uint8_t* out, const NtsPending& p) {
   uint8_t* a = out + p.ad_len;
   size_t sealed_len = kSivTagBytes + p.plain_len;
-  a[0] = kEfAuthenticator >> 8;
-  a[1] = kEfAuthenticator & 0xff;
+  Put16(a, kEfAuthenticator);
   Put16(a + 2, 4 + 4 + kNonce + sealed_len);
   Put16(a + 4, kNonce);
   Put16(a + 6, sealed_len);

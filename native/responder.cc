@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "big_endian.h"
 namespace ct {
 namespace {
 
@@ -10,22 +11,6 @@ constexpr size_t kHeader = 48;
 constexpr size_t kMinMac = 20, kMaxV4Mac = 24, kMaxMac = 4 + 64;  // RFC 7822 §7.5
 constexpr size_t kMinEf = 16, kMinLastEf = 28;                    // RFC 7822 §3
 constexpr double kPhi = 15e-6;                                    // RFC 5905 §7.2
-
-uint32_t Get32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
-void Put32(uint8_t* p, uint32_t v) {
-  p[0] = v >> 24;
-  p[1] = (v >> 16) & 0xff;
-  p[2] = (v >> 8) & 0xff;
-  p[3] = v & 0xff;
-}
-uint64_t Get64(const uint8_t* p) { return (static_cast<uint64_t>(Get32(p)) << 32) | Get32(p + 4); }
-void Put64(uint8_t* p, uint64_t v) {
-  Put32(p, static_cast<uint32_t>(v >> 32));
-  Put32(p + 4, static_cast<uint32_t>(v));
-}
 
 // Where the MAC starts (== len when there is none), following the same
 // rules as src/ntp/packet.ts decodePacket; false when malformed.
