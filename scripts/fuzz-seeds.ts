@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { CookieJar, sealRequest } from '../src/ntp/nts.js';
 import { emptyPacket, encodePacket } from '../src/ntp/packet.js';
-import { sivOpen, sivSeal } from '../src/native/nts-aead.js';
+import { sivAead } from '../src/native/nts-aead.js';
 import { unixNsToNtp64 } from '../src/ntp/time.js';
 import { realtimeNs } from '../src/native/clock.js';
 import { NtpServer } from '../src/native/server.js';
@@ -207,7 +207,7 @@ function interleavedSeed(): void {
 function ntsSeeds(): void {
   let n = 0;
   const random = (len: number) => Uint8Array.from({ length: len }, () => (n = (n * 1103515245 + 12345) >>> 0) >>> 24);
-  const aead = { seal: sivSeal, open: sivOpen };
+  const aead = sivAead;
   const jar = new CookieJar([{ id: 0x4e545331, key: new Uint8Array(32).fill(0x5a) }], aead, random);
   const keys = { c2s: new Uint8Array(32).fill(0x11), s2c: new Uint8Array(32).fill(0x22) };
   for (const placeholders of [0, 2]) {

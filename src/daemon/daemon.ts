@@ -32,8 +32,9 @@ import { ClientSockets } from './client-socket.js';
 import { logEvent } from './event-log.js';
 import { formatHostPort } from './hostport.js';
 import { clusterKey, loadKeys } from './keyfile.js';
+import { sivAead } from '../native/nts-aead.js';
 import { NtpListeners } from './listeners.js';
-import { NTS_AEAD, NtsService } from './nts-service.js';
+import { NtsService } from './nts-service.js';
 import { isWildcard, joinClusterGroup } from './netif.js';
 import type { Logger } from './log.js';
 import { serveMetrics } from './metrics.js';
@@ -153,7 +154,7 @@ export class Daemon {
         floorNs,
         ...(key ? { key } : {}),
       },
-      sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20, aead: NTS_AEAD },
+      sync: { keys: this.#ntpKeys, stepThresholdNs: cfg.clock.stepThresholdNs, initialFreqPpm: freqPpm, localPrecisionLog2: -20, aead: sivAead },
       upstream,
       leaderInterleaved: cfg.cluster.interleaved,
       leaderNts: cfg.ntp.nts && cfg.nts ? { port: cfg.nts.listen.port, serverName: cfg.nts.serverName } : null,

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 
-import { sivOpen, sivSeal } from '../native/nts-aead.js';
-import { CookieJar, type Aead, type MasterKey } from '../ntp/nts.js';
+import { sivAead } from '../native/nts-aead.js';
+import { CookieJar, type MasterKey } from '../ntp/nts.js';
 import type { NtsSessionResult } from '../sync/nts-source.js';
 import { ClocktowerError, errorCode } from '../util/errors.js';
 import type { Config } from './config.js';
@@ -18,7 +18,6 @@ import { fetchNtsSession } from './nts-ke-client.js';
 import { startNtsKeServer, type NtsKeServer } from './nts-ke-server.js';
 import { newMasterKey, readMasterKeys, writeMasterKeys } from './nts-keys.js';
 
-export const NTS_AEAD: Aead = { seal: sivSeal, open: sivOpen };
 const random = (n: number) => new Uint8Array(randomBytes(n));
 /** A timer longer than this is re-armed in steps (setTimeout's limit is 2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -84,7 +83,7 @@ export class NtsService {
       this.#createdMs = Date.now();
       this.#save(keys);
     }
-    this.jar = new CookieJar(keys, NTS_AEAD, random);
+    this.jar = new CookieJar(keys, sivAead, random);
     this.#armRotation();
   }
 

@@ -4,6 +4,7 @@
 // ciphertext. NTS seals with two components, the associated data then the
 // nonce (RFC 5116 §5.1.1 framing, as RFC 8915 §5.6 uses it): sivSeal and
 // sivOpen; the vector forms take any list of components (RFC 5297's tests).
+import type { Aead } from '../ntp/nts.js';
 import { binding } from './binding.js';
 
 export const SIV_KEY_BYTES = 32;
@@ -52,3 +53,6 @@ export function sivSeal(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plain:
 export function sivOpen(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Buffer | null {
   return sivOpenVector(k, [bytes('associated data', ad), bytes('nonce', nonce)], sealed);
 }
+
+/** The pair as src/ntp/nts.ts takes it: what the daemon, the cookie jars and the NTS sources seal and open with. */
+export const sivAead: Aead = { seal: sivSeal, open: sivOpen };

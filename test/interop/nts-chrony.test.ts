@@ -16,7 +16,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { fetchNtsSession, type NtsSession } from '../../src/daemon/nts-ke-client.js';
-import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { sivAead } from '../../src/native/nts-aead.js';
 import { openResponse, sealRequest, type NtsAnswer } from '../../src/ntp/nts.js';
 import { emptyPacket, Mode } from '../../src/ntp/packet.js';
 import { selfSignedCert } from '../helpers/certs.js';
@@ -25,7 +25,7 @@ import { DaemonProc, waitStatuses } from '../helpers/daemon.js';
 import { need, testIf } from '../helpers/tools.js';
 import { waitFor } from '../helpers/wait.js';
 
-const aead = { seal: sivSeal, open: sivOpen };
+const aead = sivAead;
 const random = (n: number) => new Uint8Array(randomBytes(n));
 const enabled = need('chronyd', 'NTS interop with chrony') && need('openssl', 'certificates for the NTS interop test');
 const t = testIf(enabled, 'chronyd or openssl is not installed');

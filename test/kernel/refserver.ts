@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-server.js';
-import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { sivAead } from '../../src/native/nts-aead.js';
 import { CookieJar } from '../../src/ntp/nts.js';
 
 import { realtimeNs } from '../../src/native/clock.js';
@@ -82,7 +82,7 @@ if (leapAt !== null) {
 let ke: NtsKeServer | null = null;
 if (values['nts-ke']) {
   const random = (n: number) => new Uint8Array(randomBytes(n));
-  const jar = new CookieJar([{ id: 1, key: random(32) }], { seal: sivSeal, open: sivOpen }, random);
+  const jar = new CookieJar([{ id: 1, key: random(32) }], sivAead, random);
   server.setNtsKeys(jar.keys);
   ke = await startNtsKeServer({
     host: host!,

@@ -8,15 +8,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 import { realtimeNs } from '../../src/native/clock.js';
-import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { sivAead, sivSeal } from '../../src/native/nts-aead.js';
 import { NtpServer } from '../../src/native/server.js';
 import { UdpEndpoint, type Datagram } from '../../src/native/udp.js';
-import { COOKIE_BYTES, CookieJar, EF_AUTHENTICATOR, EF_COOKIE, EF_UNIQUE_ID, openResponse, sealRequest, type Aead, type MasterKey, type NtsKeys } from '../../src/ntp/nts.js';
+import { COOKIE_BYTES, CookieJar, EF_AUTHENTICATOR, EF_COOKIE, EF_UNIQUE_ID, openResponse, sealRequest, type MasterKey, type NtsKeys } from '../../src/ntp/nts.js';
 import { decodePacket, emptyPacket, encodePacket, kissCode, Mode, type NtpPacket } from '../../src/ntp/packet.js';
 import type { ServerState } from '../../src/ntp/wire.js';
 import { waitFor } from '../helpers/wait.js';
 
-const aead: Aead = { seal: sivSeal, open: sivOpen };
+const aead = sivAead;
 const random = (n: number) => new Uint8Array(randomBytes(n));
 const master = (id: number): MasterKey => ({ id, key: random(32) });
 const newKeys = (): NtsKeys => ({ c2s: random(32), s2c: random(32) });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { sivAead } from '../../src/native/nts-aead.js';
 import {
   checkRequest,
   COOKIE_BYTES,
@@ -16,12 +16,11 @@ import {
   openResponse,
   sealRequest,
   sealResponse,
-  type Aead,
   type NtsKeys,
 } from '../../src/ntp/nts.js';
 import { decodePacket, emptyPacket, kissCode, Mode, type NtpPacket } from '../../src/ntp/packet.js';
 
-const aead: Aead = { seal: sivSeal, open: sivOpen };
+const aead = sivAead;
 const random = (n: number) => new Uint8Array(randomBytes(n));
 const keys = (): NtsKeys => ({ c2s: random(32), s2c: random(32) });
 const jar = () => new CookieJar([{ id: 1, key: random(32) }], aead, random);

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 
 import { fetchNtsSession } from '../../src/daemon/nts-ke-client.js';
 import { startNtsKeServer, type NtsKeServer } from '../../src/daemon/nts-ke-server.js';
-import { sivOpen, sivSeal } from '../../src/native/nts-aead.js';
+import { sivAead } from '../../src/native/nts-aead.js';
 import { decodeRecords, encodeRecords, KeErrorCode, KeRecordType, NTS_KE_ALPN } from '../../src/ntp/nts-ke.js';
 import { CookieJar } from '../../src/ntp/nts.js';
 import { datedCerts, hasPythonCryptography, selfSignedCert } from '../helpers/certs.js';
@@ -17,7 +17,7 @@ import { need, testIf } from '../helpers/tools.js';
 
 const enabled = need('openssl', 'certificates for the NTS-KE test');
 const t = testIf(enabled, 'openssl is not installed');
-const jar = new CookieJar([{ id: 1, key: new Uint8Array(randomBytes(32)) }], { seal: sivSeal, open: sivOpen }, (n) => new Uint8Array(randomBytes(n)));
+const jar = new CookieJar([{ id: 1, key: new Uint8Array(randomBytes(32)) }], sivAead, (n) => new Uint8Array(randomBytes(n)));
 let server: NtsKeServer | null = null;
 let cert = '';
 
