@@ -124,14 +124,11 @@ function datesOnlyProblem(socket: tls.TLSSocket, o: NtsKeOptions): string | null
     const [child, parent] = [chain[i]!, chain[i + 1]!];
     if (!parent.ca || !child.checkIssued(parent) || !child.verify(parent.publicKey)) return `${err}, and ${child.subject} is not signed by ${parent.subject}`;
   }
+  // Anchored: a certificate of the chain is itself trusted, or its top is signed by a trusted CA.
   const trusted = trustedCas(o.ca);
+  const prints = new Set(trusted.map((t) => t.fingerprint256));
   const top = chain.at(-1)!;
-  const anchored = trusted.some(
-    (t) =>
-      t.fingerprint256 === top.fingerprint256 ||
-      chain.some((x) => x.fingerprint256 === t.fingerprint256) ||
-      (t.ca && top.checkIssued(t) && top.verify(t.publicKey)),
-  );
+  const anchored = chain.some((x) => prints.has(x.fingerprint256)) || trusted.some((t) => t.ca && top.checkIssued(t) && top.verify(t.publicKey));
   if (!anchored) return `${err}, and the chain does not end at a trusted CA`;
   const name = o.servername ?? o.host;
   const id = tls.checkServerIdentity(name, socket.getPeerCertificate());

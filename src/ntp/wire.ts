@@ -55,6 +55,8 @@ export interface InterleavedForm {
 
 export interface Request {
   bytes: Uint8Array;
+  /** The header as sent, without a MAC (NTS adds its fields to it). */
+  packet: NtpPacket;
   transmitTs: bigint;
   /** Set when built in interleaved form (opts.after): what the reply is checked against (Outstanding.interleaved). */
   interleaved: InterleavedForm | null;
@@ -90,7 +92,7 @@ export function buildRequest(opts: {
     transmitTs,
   };
   const unsigned = encodePacket(p);
-  return { bytes: opts.key ? signPacket(unsigned, opts.key) : unsigned, transmitTs, interleaved: xl };
+  return { bytes: opts.key ? signPacket(unsigned, opts.key) : unsigned, packet: p, transmitTs, interleaved: xl };
 }
 
 /** One measurement of a source (RFC 5905 §8, §10). */

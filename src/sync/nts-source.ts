@@ -3,7 +3,7 @@
 // run NTS-KE again. Pure: the shell runs NTS-KE ('nts-ke' actions) and hands
 // the result back; the AEAD and randomness are passed in.
 import { MAX_COOKIES, openResponse, sealRequest, type Aead, type NtsAnswer, type NtsKeys, type NtsPending } from '../ntp/nts.js';
-import { decodePacket } from '../ntp/packet.js';
+import type { NtpPacket } from '../ntp/packet.js';
 import type { Rng } from '../util/rng.js';
 
 /** What an NTS-KE run gave the shell, handed back to the source. */
@@ -56,14 +56,12 @@ export class NtsState {
     this.session = { ...r.session, cookies: r.session.cookies.slice(0, MAX_COOKIES) };
   }
 
-  /** A request (as buildRequest made it) with one cookie and placeholders to hold eight cookies again (§5.7). */
-  seal(request: Uint8Array, rng: Rng, aead: Aead): Uint8Array {
+  /** A request header sealed with one cookie and placeholders to hold eight cookies again (§5.7). */
+  seal(header: NtpPacket, rng: Rng, aead: Aead): Uint8Array {
     const session = this.session!;
     const cookie = session.cookies.shift()!;
-    const d = decodePacket(request);
-    if (!d.ok) throw new Error('buildRequest made a packet that does not decode');
     const random = (n: number) => Uint8Array.from({ length: n }, () => rng.u32() & 0xff);
-    const sealed = sealRequest(d.packet, { keys: session.keys, cookie, placeholders: MAX_COOKIES - 1 - session.cookies.length, aead, random });
+    const sealed = sealRequest(header, { keys: session.keys, cookie, placeholders: MAX_COOKIES - 1 - session.cookies.length, aead, random });
     this.pending = sealed.pending;
     return sealed.bytes;
   }

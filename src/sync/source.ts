@@ -187,7 +187,7 @@ export class Source {
     let bytes = req.bytes;
     if (this.nts) {
       if (!aead) throw new Error(`source ${this.cfg.id}: NTS needs an AEAD (SyncClientOptions.aead)`);
-      bytes = this.nts.seal(bytes, rng, aead);
+      bytes = this.nts.seal(req.packet, rng, aead);
     }
     this.outstanding = {
       interleaved: req.interleaved,
